@@ -1,0 +1,1 @@
+"""Everything about grading: test-cell helpers, nbgrader configuration, the instructor command line."""

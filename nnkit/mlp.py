@@ -1,0 +1,3 @@
+"""(stub: being written)"""
+
+__all__: list[str] = []

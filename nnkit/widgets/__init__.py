@@ -1,0 +1,1 @@
+"""Interactive explorers (ipywidgets 8 + matplotlib). (stub: being written)"""
