@@ -47,7 +47,9 @@ def check_labels(y, n: int, k: int | None, name: str = "y") -> np.ndarray:
     """Integer labels of shape ``(n,)`` with values in ``[0, k)``; returns them as an int array."""
     arr = np.asarray(y)
     if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"expected {name} of shape ({n},) to match the batch, got shape {arr.shape}")
+        raise ValueError(
+            f"expected {name} of shape ({n},) to match the batch, got shape {arr.shape}"
+        )
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and arr.size and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
@@ -67,3 +69,41 @@ def check_probability(p, name: str = "p") -> float:
     if not isinstance(p, numbers.Real) or not 0.0 <= float(p) < 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
     return float(p)
+
+
+def check_real(value, name: str) -> float:
+    """A finite real number (not a bool), returned as a Python float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def check_flag(value, name: str) -> bool:
+    """A training/evaluation switch: a bool (or 0/1), not a string such as ``'train'``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+
+
+def check_shape(arr: np.ndarray, shape: tuple[int, ...], name: str, shape_hint: str) -> None:
+    """Raise ``ValueError`` unless ``arr.shape == shape``; ``shape_hint`` like ``'(M, D)'``."""
+    if arr.shape != tuple(shape):
+        raise ValueError(
+            f"expected {name} of shape {shape_hint} = {tuple(shape)}, got shape {arr.shape}"
+        )
+
+
+def check_callable(fn, name: str) -> None:
+    """Raise ``TypeError`` unless ``fn`` can be called."""
+    if not callable(fn):
+        raise TypeError(f"{name} must be a callable such as nnkit.relu, got {type(fn).__name__}")
+
+
+def result_dtype(*arrays: np.ndarray) -> np.dtype:
+    """Floating dtype of a computation on ``arrays``: float32 only if every input is float32."""
+    return np.result_type(*arrays, np.float32)
