@@ -1,0 +1,261 @@
+"""Compare a student's output with the expected one, and name the mistake it looks like.
+
+:func:`compare` walks the output structure (arrays, numbers, tuples, dicts) and returns a
+:class:`Mismatch` describing the first difference in words a student understands (wrong type,
+wrong shape, wrong dtype, NaN/inf, values off by how much), never the expected values.
+
+:func:`match_mistake` is the oracle behind "this looks like …": every graded function has a
+catalogue of :class:`Mistake` s, small functions computing the *wrong* output a plausible
+mistake produces from the same inputs. The first entry whose output equals the student's names
+the mistake.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+_asarray = np.asarray
+_isfinite = np.isfinite
+_isnan = np.isnan
+_abs = np.abs
+_max = np.max
+_errstate = np.errstate
+_allclose = np.allclose
+
+
+_NOTHING = object()
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong implementation and what to tell a student whose output matches it.
+
+    ``compute`` takes the same arguments as the graded function and returns the wrong output
+    (it may raise; then it matches nothing). ``message`` names the mistake and how to fix it.
+    """
+
+    name: str
+    compute: Callable[..., Any]
+    message: str
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """How a student's output differs from the expected one."""
+
+    kind: str  # "type", "shape", "dtype", "nonfinite", "values", "keys", "length"
+    where: str  # e.g. "the output", "dlogits (element 2 of the tuple)"
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _describe_type(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
+def _as_number_array(value: Any) -> np.ndarray | None:
+    try:
+        arr = _asarray(value)
+    except Exception:
+        return None
+    if arr.dtype.kind not in "biuf":
+        return None
+    return arr
+
+
+def compare(
+    got: Any,
+    expected: Any,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    float32: bool = False,
+    where: str = "your output",
+) -> Mismatch | None:
+    """Return ``None`` when ``got`` matches ``expected`` (same structure, close values)."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected a dict")
+        missing = sorted(set(expected) - set(got))
+        extra = sorted(set(got) - set(expected))
+        if missing or extra:
+            return Mismatch(
+                "keys",
+                where,
+                f"{where} has keys {sorted(map(str, got))}; expected {sorted(map(str, expected))}",
+            )
+        for key in expected:
+            bad = compare(
+                got[key],
+                expected[key],
+                rtol=rtol,
+                atol=atol,
+                float32=float32,
+                where=f"{where}[{key!r}]",
+            )
+            if bad:
+                return bad
+        return None
+    if isinstance(expected, tuple):
+        if not isinstance(got, (tuple, list)):
+            return Mismatch(
+                "type",
+                where,
+                f"{where} is {_describe_type(got)}; expected a tuple of {len(expected)}",
+            )
+        if len(got) != len(expected):
+            return Mismatch(
+                "length", where, f"{where} has {len(got)} elements; expected {len(expected)}"
+            )
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+            bad = compare(g, e, rtol=rtol, atol=atol, float32=float32, where=f"{where}[{i}]")
+            if bad:
+                return bad
+        return None
+    if isinstance(expected, numbers.Number) and not isinstance(expected, np.ndarray):
+        arr = _as_number_array(got)
+        if arr is None or arr.size != 1 or (isinstance(got, np.ndarray) and got.ndim > 0):
+            return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected a number")
+        return _compare_values(arr.reshape(()), _asarray(expected, dtype=float), rtol, atol, where)
+    expected = _asarray(expected)
+    if not isinstance(got, np.ndarray):
+        if isinstance(got, (list, tuple)):
+            return Mismatch(
+                "type",
+                where,
+                f"{where} is a {type(got).__name__}; return a NumPy array (np.array(...)) instead",
+            )
+        if expected.ndim == 0 and _as_number_array(got) is not None:
+            got = _asarray(got)
+        else:
+            return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected an array")
+    if got.shape != expected.shape:
+        return Mismatch(
+            "shape", where, f"{where} has shape {got.shape}; expected shape {expected.shape}"
+        )
+    if expected.dtype.kind == "f" and got.dtype.kind not in "f":
+        return Mismatch(
+            "dtype",
+            where,
+            f"{where} has dtype {got.dtype}; expected floating-point numbers "
+            "(convert with .astype(float) or build it from float arithmetic)",
+        )
+    if float32 and expected.dtype.kind == "f" and got.dtype != np.float32:
+        return Mismatch(
+            "dtype",
+            where,
+            f"{where} has dtype {got.dtype} for float32 input; keep the input's dtype "
+            "(float32 in, float32 out), e.g. avoid mixing in float64 arrays or Python-created "
+            "float64 constants of array type",
+        )
+    return _compare_values(got, expected, rtol, atol, where)
+
+
+def _compare_values(
+    got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, where: str
+) -> Mismatch | None:
+    with _errstate(all="ignore"):
+        g = got.astype(np.float64)
+        e = expected.astype(np.float64)
+        g_fin, e_fin = _isfinite(g), _isfinite(e)
+        if (~g_fin & e_fin).any():
+            count = int((~g_fin & e_fin).sum())
+            what = "NaN" if _isnan(g[~g_fin & e_fin]).any() else "inf"
+            return Mismatch(
+                "nonfinite",
+                where,
+                f"{where} contains {what} in {count} of {g.size} entries where a finite value "
+                "was expected (an overflow, log(0) or 0/0 somewhere?)",
+            )
+        if (g_fin != e_fin).any() or (~e_fin & (g != e) & ~(_isnan(g) & _isnan(e))).any():
+            return Mismatch(
+                "values", where, f"{where} is finite where the expected value is not (or differs)"
+            )
+        diff = _abs(g - e)[e_fin]
+        tol = (atol + rtol * _abs(e))[e_fin]
+        if diff.size and (diff > tol).any():
+            worst = float(_max(diff))
+            scale = float(_max(_abs(e[e_fin]))) if e_fin.any() else 0.0
+            rel = worst / max(scale, 1e-12)
+            bad = int((diff > tol).sum())
+            return Mismatch(
+                "values",
+                where,
+                f"{where} differs from the expected values in {bad} of {g.size} entries "
+                f"(largest difference {worst:.3g}, {rel:.2g} of the largest expected magnitude)",
+            )
+    return None
+
+
+def outputs_equal(a: Any, b: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """Loose structural equality used to match a student's output with a mistake's output."""
+    if isinstance(b, dict):
+        return (
+            isinstance(a, dict)
+            and a.keys() == b.keys()
+            and all(outputs_equal(a[k], b[k], rtol, atol) for k in b)
+        )
+    if isinstance(b, (tuple, list)):
+        return (
+            isinstance(a, (tuple, list))
+            and len(a) == len(b)
+            and all(outputs_equal(x, y, rtol, atol) for x, y in zip(a, b, strict=True))
+        )
+    ga, gb = _as_number_array(a), _as_number_array(b)
+    if ga is None or gb is None or ga.shape != gb.shape:
+        return False
+    with _errstate(all="ignore"):
+        return bool(
+            _allclose(ga.astype(float), gb.astype(float), rtol=rtol, atol=atol, equal_nan=True)
+        )
+
+
+def match_mistake(
+    mistakes: list[Mistake],
+    args: tuple,
+    kwargs: dict,
+    got: Any,
+    copy_args: Callable[[tuple], tuple],
+    expected: Any = _NOTHING,
+) -> Mistake | None:
+    """The first catalogue entry whose wrong output equals ``got`` on these inputs.
+
+    Entries whose output also equals ``expected`` on these inputs explain nothing and are skipped.
+    """
+    for mistake in mistakes:
+        try:
+            with _errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                wrong = mistake.compute(*copy_args(args), **kwargs)
+        except Exception:
+            continue
+        if outputs_equal(got, wrong) and (
+            expected is _NOTHING or not outputs_equal(wrong, expected, rtol=1e-9, atol=1e-12)
+        ):
+            return mistake
+    return None
+
+
+def size_of_error(got: Any, expected: Any) -> str:
+    """A short phrase like 'off by up to 0.37' for the generic message."""
+    g, e = _as_number_array(got), _as_number_array(expected)
+    if g is None or e is None or g.shape != e.shape or not g.size:
+        return ""
+    with _errstate(all="ignore"):
+        d = _abs(g.astype(float) - e.astype(float))
+    d = d[_isfinite(d)]
+    if not d.size:
+        return ""
+    worst = float(d.max())
+    return f"off by up to {worst:.3g}" if math.isfinite(worst) else ""

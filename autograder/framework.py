@@ -1,0 +1,503 @@
+"""The test-cell API: ``check(name, fn, part=...)`` and ``self_check()``.
+
+A lesson's cases module (``autograder/cases/lNN_*.py``) registers, for every graded function, a
+:class:`FunctionSpec` (seeded case generators per part, tolerances, the mistake catalogue, the
+references to forbid) and a manifest of :class:`Part` s (points, hidden or not). A test cell
+calls ``check("softmax", softmax, part="values")``; the grader
+
+1. restores anything an answer cell replaced in numpy/nnkit/autograder (and says so),
+2. runs the part: each seeded case goes through :func:`autograder.sandbox.call_student`
+   (copies of the inputs, no stderr, reference calls forbidden, warnings turned into hints),
+3. compares with the ``nnkit`` reference captured when ``autograder`` was imported, and on a
+   mismatch asks the mistake catalogue which plausible mistake produces the student's output,
+4. prints a short report on stdout, and raises :class:`CheckFailed` when any case failed, so
+   nbgrader gives the cell 0 points. ``CheckFailed`` renders as the message alone (IPython's
+   ``_render_traceback_``), so a failing hidden test shows neither its source nor its inputs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import diagnose, sandbox
+from .diagnose import Mistake
+
+_default_rng = np.random.default_rng
+_array2string = np.array2string
+_errstate = np.errstate
+
+
+# --------------------------------------------------------------------------------------------
+# What a cases module declares
+
+
+@dataclass(frozen=True)
+class Case:
+    """One seeded input. ``label`` is shown to the student; ``show`` allows printing the
+    inputs and the expected output (only ever honoured in visible parts, for small inputs)."""
+
+    label: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    show: bool = False
+    rtol: float | None = None
+    atol: float | None = None
+
+
+@dataclass
+class FunctionSpec:
+    """How to grade one graded function.
+
+    ``cases`` maps a part name to a generator ``rng -> list[Case]`` (used by the default
+    runner, which compares with the reference). ``runners`` maps a part name to a custom
+    runner ``(ctx, fn, *companions) -> None`` that calls ``ctx.fail(...)`` on failure.
+    ``companions`` names other student functions the test cell passes after ``fn`` (e.g. the
+    student's ``linear_forward`` to build the cache for ``linear_backward``).
+    """
+
+    name: str
+    concept: str
+    arg_names: tuple[str, ...]
+    cases: dict[str, Callable[[np.random.Generator], list[Case]]] = field(default_factory=dict)
+    mistakes: list[Mistake] = field(default_factory=list)
+    runners: dict[str, Callable[..., None]] = field(default_factory=dict)
+    companions: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    reference: str | None = None
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    float32_rtol: float = 2e-5
+    float32_atol: float = 1e-6
+    hint: str = ""  # generic advice when no catalogue entry matches
+
+
+@dataclass(frozen=True)
+class Part:
+    """One row of a lesson's manifest: a test cell worth ``points``."""
+
+    lesson: str
+    concept: str  # grade_id of the answer cell
+    function: str
+    part: str
+    points: int
+    hidden: bool
+    description: str = ""
+
+    @property
+    def grade_id(self) -> str:
+        """The grade_id of the test cell running this part."""
+        return f"test_{self.function}_{self.part}"
+
+
+SPECS: dict[str, FunctionSpec] = {}
+MANIFEST: list[Part] = []
+
+
+def register(lesson: str, specs: list[FunctionSpec], parts: list[Part]) -> None:
+    """Add a lesson's function specs and manifest to the registry (called by cases modules)."""
+    for spec in specs:
+        SPECS[spec.name] = spec
+    for part in parts:
+        if part.lesson != lesson:
+            raise ValueError(f"part {part.grade_id} belongs to {part.lesson}, not {lesson}")
+        if part.function not in SPECS:
+            raise ValueError(f"part {part.grade_id} names an unregistered function")
+        spec = SPECS[part.function]
+        if part.part not in spec.cases and part.part not in spec.runners:
+            raise ValueError(f"{part.function} has no cases or runner for part {part.part!r}")
+        MANIFEST.append(part)
+
+
+def manifest(lesson: str | None = None) -> list[Part]:
+    return [p for p in MANIFEST if lesson is None or p.lesson == lesson]
+
+
+def find_part(function: str, part: str) -> Part | None:
+    for p in MANIFEST:
+        if p.function == function and p.part == part:
+            return p
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Failures
+
+
+class CheckFailed(Exception):
+    """A part of a check failed. Renders in Jupyter as the student message only."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+    def _render_traceback_(self) -> list[str]:
+        return list(self.lines)
+
+
+class _PartFailed(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# --------------------------------------------------------------------------------------------
+# References, captured once
+
+_REFERENCES: dict[str, Callable] = {}
+
+
+def capture_references() -> None:
+    """Remember every registered function's nnkit reference (called once at import)."""
+    import nnkit
+
+    for spec in SPECS.values():
+        ref_name = spec.reference or spec.name
+        ref = getattr(nnkit, ref_name, None)
+        if ref is not None and ref_name not in _REFERENCES:
+            _REFERENCES[ref_name] = ref
+
+
+def reference(name: str) -> Callable:
+    """The captured nnkit reference ``name`` (never a later replacement)."""
+    if name not in _REFERENCES:
+        import nnkit
+
+        ref = getattr(nnkit, name, None)
+        if ref is None:
+            raise _PartFailed(
+                f"the course library has no reference nnkit.{name}; tell your instructor "
+                "(this is not your mistake)"
+            )
+        _REFERENCES[name] = ref
+    return _REFERENCES[name]
+
+
+# --------------------------------------------------------------------------------------------
+# The context a part runner works with
+
+
+def _copy_args(args: tuple) -> tuple:
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+
+
+def _small(value: Any) -> str:
+    try:
+        return _array2string(np.asarray(value), precision=4, suppress_small=True, separator=", ")
+    except Exception:
+        return repr(value)[:200]
+
+
+class Context:
+    """What a part runner gets: the spec, the part, an rng, and helpers that fail politely."""
+
+    def __init__(self, spec: FunctionSpec, part: Part):
+        self.spec = spec
+        self.part = part
+        self.hidden = part.hidden
+        self.rng = _default_rng(zlib.crc32(f"{spec.name}:{part.part}".encode()))
+        self.hints: list[str] = []
+
+    # -- failing and hinting
+    def fail(self, message: str) -> None:
+        raise _PartFailed(message)
+
+    def hint(self, message: str) -> None:
+        if message not in self.hints:
+            self.hints.append(message)
+
+    # -- calling the student
+    def call(
+        self,
+        fn: Any,
+        args: tuple = (),
+        kwargs: dict | None = None,
+        *,
+        label: str = "",
+        arg_names: tuple[str, ...] | None = None,
+        watch: tuple = (),
+        who: str | None = None,
+    ) -> Any:
+        """Call a student function; fail the part on an exception, reference call or mutation."""
+        who = who or self.spec.name
+        names = arg_names if arg_names is not None else self.spec.arg_names
+        forbid = self.spec.forbid or (self.spec.name,)
+        outcome = sandbox.call_student(
+            fn, args, kwargs, forbid=forbid, arg_names=names, watch=watch
+        )
+        on = f' on the case "{label}"' if label else ""
+        if outcome.fp_errors:
+            self.hint(
+                f"NumPy reported a floating-point {' / '.join(outcome.fp_errors)} inside {who}{on} "
+                "(e.g. np.exp of a large number, or 0/0); even when the result comes out right, "
+                "rewrite the formula so no intermediate value overflows"
+            )
+        for w in outcome.warnings[:3]:
+            self.hint(f"{who} raised a warning{on}: {w}")
+        if outcome.printed:
+            if self.hidden:
+                self.hint(f"{who} printed {len(outcome.printed)} line(s); hidden during grading.")
+            else:
+                shown = "\n      ".join(outcome.printed[:5])
+                self.hint(f"{who} printed:\n      {shown}")
+        if outcome.tampered:
+            self.hint(
+                "your code replaced " + ", ".join(outcome.tampered[:5]) + "; the grader put the "
+                "originals back (replacing library functions cannot change a grade)"
+            )
+        if outcome.reference_calls:
+            refs = ", ".join(f"nnkit.{r}" for r in outcome.reference_calls)
+            self.fail(
+                f"Your {who} calls {refs}, the course's reference for what you are asked to "
+                "write. A part that uses the reference earns no points: write it yourself "
+                "with NumPy operations."
+            )
+        if outcome.not_implemented:
+            self.fail(
+                f"Your {who} raises NotImplementedError: replace `raise NotImplementedError()` in "
+                "its answer cell with your code and run that cell again."
+            )
+        if outcome.error is not None:
+            err = outcome.error
+            text = str(err).splitlines()[0][:300] if str(err) else ""
+            self.fail(
+                f"Your {who} raised {type(err).__name__}{on}: {text}"
+                + (
+                    "\n    (shape errors in matrix products often mean a transposed matrix: "
+                    "samples are rows, X is (N, D) and W is (M, D), so use X @ W.T)"
+                    if "matmul" in text or "shapes" in text or "broadcast" in text
+                    else ""
+                )
+            )
+        if outcome.mutated:
+            self.fail(
+                f"Your {who} changed its input {', '.join(f'`{m}`' for m in outcome.mutated)} in "
+                f"place{on} (e.g. `z -= ...`, `z[...] = ...`, `+=` on an argument). The caller's "
+                "data must stay untouched: work on a new array (`z = z - ...`) or a copy."
+            )
+        return outcome.value
+
+    # -- the standard comparison with the reference
+    def compare_case(self, fn: Any, case: Case, expected: Any = None, ref: Callable | None = None):
+        """Run ``fn`` on ``case`` and compare with the reference (or ``expected``)."""
+        spec = self.spec
+        if expected is None:
+            ref = ref or reference(spec.reference or spec.name)
+            expected = call_reference(ref, case.args, case.kwargs)
+        got = self.call(fn, case.args, case.kwargs, label=case.label)
+        is32 = any(isinstance(a, np.ndarray) and a.dtype == np.float32 for a in case.args)
+        rtol = case.rtol if case.rtol is not None else (spec.float32_rtol if is32 else spec.rtol)
+        atol = case.atol if case.atol is not None else (spec.float32_atol if is32 else spec.atol)
+        mismatch = diagnose.compare(got, expected, rtol=rtol, atol=atol, float32=is32)
+        if mismatch is None:
+            return got
+        lines = [f'On the case "{case.label}": {mismatch}.']
+        mistake = None
+        if mismatch.kind != "dtype":
+            mistake = diagnose.match_mistake(
+                spec.mistakes, case.args, case.kwargs, got, _copy_args, expected
+            )
+        if mistake is not None:
+            lines.append(f"This looks like: {mistake.message}")
+        elif mismatch.kind == "nonfinite":
+            lines.append(
+                "Look for an overflow: np.exp of a large number is inf, and inf/inf or "
+                "inf - inf is NaN. Rewrite the formula so that no intermediate value explodes."
+            )
+        elif spec.hint:
+            lines.append(spec.hint)
+        if case.show and not self.hidden:
+            lines.append(
+                "Worked example: input "
+                + ", ".join(_small(a) for a in case.args)
+                + f"\n    expected {_small(expected)}\n    got      {_small(got)}"
+            )
+        self.fail("\n    ".join(lines))
+        return got
+
+    def run_cases(self, fn: Any) -> None:
+        for case in self.spec.cases[self.part.part](self.rng):
+            self.compare_case(fn, case)
+
+
+def call_reference(ref: Callable, args: tuple, kwargs: dict | None = None) -> Any:
+    """Call a reference on copies of the inputs, outside any forbid block, quietly."""
+    import warnings
+
+    with _errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ref(*_copy_args(args), **(kwargs or {}))
+
+
+# --------------------------------------------------------------------------------------------
+# The test-cell helpers
+
+
+def _run_part(part: Part, fn: Any, companions: tuple) -> tuple[bool, str, list[str]]:
+    spec = SPECS[part.function]
+    ctx = Context(spec, part)
+    try:
+        runner = spec.runners.get(part.part)
+        if runner is not None:
+            runner(ctx, fn, *companions)
+        else:
+            ctx.run_cases(fn)
+    except _PartFailed as failed:
+        return False, failed.message, ctx.hints
+    except Exception as exc:  # a student object broke the grader's own code
+        return (
+            False,
+            f"The check could not evaluate your {part.function}: {type(exc).__name__}: "
+            f"{str(exc)[:200]}",
+            ctx.hints,
+        )
+    return True, "", ctx.hints
+
+
+def check(name: str, fn: Any, *companions: Any, part: str = "values") -> None:
+    """Grade one part of one function; raise :class:`CheckFailed` unless every case passes.
+
+    Examples
+    --------
+    >>> check("softmax", softmax, part="values")                     # doctest: +SKIP
+    >>> check("linear_backward", linear_backward, linear_forward, part="values")  # doctest: +SKIP
+    """
+    tampered = sandbox.restore_tampered()
+    found = find_part(name, part)
+    if found is None:
+        raise CheckFailed([f"There is no check {part!r} for {name!r}; tell your instructor."])
+    ok, message, hints = _run_part(found, fn, companions)
+    if tampered:
+        hints.insert(
+            0,
+            "your notebook replaced " + ", ".join(tampered[:5]) + "; the grader restored the "
+            "originals before checking (replacing library functions cannot change a grade)",
+        )
+    title = f"{name} · {part}" + (" (hidden)" if found.hidden else "")
+    points = f"{found.points} point" + ("s" if found.points != 1 else "")
+    hint_lines = [f"  hint: {h}" for h in hints]
+    if ok:
+        print(f"✓ {title}: passed ({points})")
+        for line in hint_lines:
+            print(line)
+        return
+    for line in hint_lines:
+        print(line)
+    raise CheckFailed([f"✗ {title}: 0 of {points}", f"  {message}"])
+
+
+def _default_namespace(depth: int = 2) -> dict:
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            return shell.user_ns
+    except Exception:  # pragma: no cover - IPython missing
+        pass
+    return sys._getframe(depth).f_globals
+
+
+def _guess_lesson(namespace: dict) -> str | None:
+    counts: dict[str, int] = {}
+    for p in MANIFEST:
+        if callable(namespace.get(p.function)):
+            counts[p.lesson] = counts.get(p.lesson, 0) + 1
+    return max(sorted(counts), key=lambda k: counts[k]) if counts else None
+
+
+def self_check(namespace: dict | None = None, *, lesson: str | None = None) -> dict:
+    """Run every visible part for the graded functions defined in the notebook; print a summary.
+
+    Prints the points earned so far out of the visible points, and how many hidden parts,
+    worth how many points, are still to come when the notebook is graded. Never raises for a
+    student's mistake. Returns the numbers it printed (for tests).
+    """
+    sandbox.restore_tampered()
+    ns = namespace if namespace is not None else _default_namespace()
+    lesson = lesson or _guess_lesson(ns)
+    if lesson is None:
+        print("No graded function of any lesson is defined yet: run the answer cells first.")
+        return {"lesson": None, "earned": 0, "visible": 0, "hidden_parts": 0, "hidden_points": 0}
+    parts = manifest(lesson)
+    visible = [p for p in parts if not p.hidden]
+    hidden = [p for p in parts if p.hidden]
+    earned = 0
+    print(f"Self-check of {lesson}: visible checks only")
+    for p in visible:
+        spec = SPECS[p.function]
+        fn = ns.get(p.function)
+        label = f"{p.function} · {p.part}"
+        if not callable(fn):
+            print(f"  ✗ {label:<34} 0/{p.points}  not defined: run its answer cell")
+            continue
+        companions = tuple(ns.get(c) for c in spec.companions)
+        ok, message, _ = _run_part(p, fn, companions)
+        if ok:
+            earned += p.points
+            print(f"  ✓ {label:<34} {p.points}/{p.points}")
+        else:
+            first = message.splitlines()[0]
+            print(f"  ✗ {label:<34} 0/{p.points}  {first[:160]}")
+    total_visible = sum(p.points for p in visible)
+    hidden_points = sum(p.points for p in hidden)
+    print(f"Visible checks: {earned} of {total_visible} points earned so far.")
+    if hidden:
+        print(
+            f"Hidden checks: {len(hidden)} more parts worth {hidden_points} points run only when "
+            "your notebook is graded; passing the visible checks does not guarantee them."
+        )
+    sandbox.restore_tampered()
+    return {
+        "lesson": lesson,
+        "earned": earned,
+        "visible": total_visible,
+        "hidden_parts": len(hidden),
+        "hidden_points": hidden_points,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Keep `check` and `self_check` bound in a notebook even if an answer cell rebinds them
+
+_PROTECTED: dict[str, Any] = {}
+
+
+def protect_names_in_notebook(**names: Any) -> None:
+    """Before every cell, rebind ``check``/``self_check`` if an answer cell replaced them."""
+    _PROTECTED.update(names)
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except Exception:  # pragma: no cover
+        return
+    if shell is None or getattr(shell, "_autograder_guard", False):
+        return
+
+    def _guard(*_args: Any) -> None:
+        ns = shell.user_ns
+        replaced = [k for k, v in _PROTECTED.items() if k in ns and ns[k] is not v]
+        for key in replaced:
+            ns[key] = _PROTECTED[key]
+        tampered = sandbox.restore_tampered()
+        if replaced or tampered:
+            print(
+                "note: "
+                + ", ".join(replaced + tampered)
+                + " had been replaced; the course's originals are back in place."
+            )
+
+    shell.events.register("pre_run_cell", _guard)
+    shell._autograder_guard = True
+
+
+def signature_of(fn: Callable) -> str:
+    """``name(args)`` of a function, for build scripts and messages."""
+    return f"{fn.__name__}{inspect.signature(fn)}"
