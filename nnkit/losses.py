@@ -240,9 +240,7 @@ def binary_cross_entropy_with_logits(logits, y):
     if t.shape != x.shape:
         raise ValueError(f"expected y of the same shape as logits {x.shape}, got shape {t.shape}")
     if not np.all((t >= 0) & (t <= 1)):
-        raise ValueError(
-            f"y must hold targets in [0, 1], got values from {t.min()} to {t.max()}"
-        )
+        raise ValueError(f"y must hold targets in [0, 1], got values from {t.min()} to {t.max()}")
     t = t.astype(x.dtype, copy=False)
     per_entry = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
     loss = per_entry.mean()

@@ -235,7 +235,8 @@ def test_max_margin_loss_matches_a_loop_and_its_gradients_are_right(rng):
     s = rng.normal(size=9)
     s_c = rng.normal(size=9)
     loss, ds, ds_c = L.max_margin_loss(s, s_c, margin=0.7)
-    assert loss == pytest.approx(sum(max(0.0, 0.7 + b - a) for a, b in zip(s, s_c, strict=True)) / 9)
+    expected = sum(max(0.0, 0.7 + b - a) for a, b in zip(s, s_c, strict=True)) / 9
+    assert loss == pytest.approx(expected)
     assert np.all(np.abs(0.7 + s_c - s) > 1e-3)  # no sample within h of the kink
     num_s = numerical_gradient(lambda v: L.max_margin_loss(v, s_c, 0.7)[0], s.copy())
     num_c = numerical_gradient(lambda v: L.max_margin_loss(s, v, 0.7)[0], s_c.copy())
