@@ -1,0 +1,272 @@
+"""Neuron and layer explorer (lesson 01): decision boundaries on 2-D data with weights on sliders.
+
+* **one neuron**: class 1 where ``σ(w·x + b) > 0.5``, i.e. on one side of the line
+  ``w·x + b = 0``. Move ``w`` and ``b`` and the line turns and shifts; on XOR no setting gets
+  all four clusters right.
+* **hidden layer** (two units): ``h = g(W x + b)``, output ``o = v·h + c``, class 1 where
+  ``o > 0.5``. Each hidden unit draws its own line (dashed); the output combines the two half
+  planes, which is how a hidden layer solves XOR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import numpy as np
+
+from ._base import Explorer, quiet_call
+
+HIDDEN = 2
+MODES = ("one neuron", "hidden layer")
+#: Hidden-layer weights that solve XOR on the corners {0, 1}²: h1 = relu(x1 + x2),
+#: h2 = relu(x1 + x2 - 1), o = h1 - 2 h2 (0 on (0,0) and (1,1), 1 on (0,1) and (1,0)).
+XOR_LAYER = {
+    "W": np.array([[1.0, 1.0], [1.0, 1.0]]),
+    "b": np.array([0.0, -1.0]),
+    "v": np.array([1.0, -2.0]),
+    "c": 0.0,
+}
+
+
+def load_dataset(name: str, n: int = 200, rng=0) -> tuple[np.ndarray, np.ndarray]:
+    """``(X (n, 2), y (n,))`` from ``nnkit.data`` (``make_xor`` or ``make_moons``), seeded."""
+    from nnkit import data
+
+    makers = {"xor": "make_xor", "moons": "make_moons"}
+    if name not in makers:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(makers)}")
+    X, y = getattr(data, makers[name])(n, rng=rng)
+    return np.asarray(X, dtype=np.float64), np.asarray(y).astype(np.int64)
+
+
+def _activation(name: str) -> Callable:
+    from nnkit.activations import ACTIVATIONS
+
+    return ACTIVATIONS[name][0]
+
+
+def neuron_scores(X: np.ndarray, w, b: float) -> np.ndarray:
+    """One neuron's probability of class 1, ``σ(X @ w + b)``, shape ``(N,)``."""
+    z = np.asarray(X, dtype=np.float64) @ np.asarray(w, dtype=np.float64) + float(b)
+    return quiet_call(_activation("sigmoid"), z)
+
+
+def layer_scores(X: np.ndarray, W, b, v, c: float, activation: str = "relu") -> np.ndarray:
+    """Output of a one-hidden-layer network, ``g(X @ W.T + b) @ v + c``, shape ``(N,)``.
+
+    ``W`` is ``(H, 2)``, ``b`` and ``v`` are ``(H,)``; class 1 where the output is above 0.5.
+    """
+    g = _activation(activation)
+    h = quiet_call(g, np.asarray(X, dtype=np.float64) @ np.asarray(W).T + np.asarray(b))
+    return h @ np.asarray(v, dtype=np.float64) + float(c)
+
+
+@dataclass
+class NeuronData:
+    """The data set, the model's score on a grid and on the points, and its accuracy."""
+
+    mode: str
+    X: np.ndarray
+    y: np.ndarray
+    xx: np.ndarray
+    yy: np.ndarray
+    grid_scores: np.ndarray  # (R, R)
+    scores: np.ndarray  # (N,)
+    predictions: np.ndarray  # (N,)
+    accuracy: float
+    threshold: float
+    lines: list[tuple[float, float, float]]  # (w1, w2, b): the lines w1 x1 + w2 x2 + b = 0
+
+
+def neuron_data(
+    X: np.ndarray,
+    y: np.ndarray,
+    mode: str,
+    params: dict,
+    activation: str = "relu",
+    resolution: int = 120,
+) -> NeuronData:
+    """Evaluate one neuron (``params`` ``w (2,)``, ``b``) or a hidden layer (``W, b, v, c``)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {list(MODES)}")
+    lo = X.min(axis=0) - 0.5
+    hi = X.max(axis=0) + 0.5
+    xx, yy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
+    grid = np.column_stack([xx.ravel(), yy.ravel()])
+    if mode == "one neuron":
+        score = lambda P: neuron_scores(P, params["w"], params["b"])  # noqa: E731
+        lines = [(float(params["w"][0]), float(params["w"][1]), float(params["b"]))]
+    else:
+        score = lambda P: layer_scores(  # noqa: E731
+            P, params["W"], params["b"], params["v"], params["c"], activation
+        )
+        lines = [
+            (float(Wj[0]), float(Wj[1]), float(bj))
+            for Wj, bj in zip(params["W"], params["b"], strict=True)
+        ]
+    scores = score(X)
+    predictions = (scores > 0.5).astype(np.int64)
+    return NeuronData(
+        mode=mode,
+        X=X,
+        y=y,
+        xx=xx,
+        yy=yy,
+        grid_scores=score(grid).reshape(xx.shape),
+        scores=scores,
+        predictions=predictions,
+        accuracy=float(np.mean(predictions == y)),
+        threshold=0.5,
+        lines=lines,
+    )
+
+
+def _slider(
+    value: float, description: str, lo: float = -4.0, hi: float = 4.0
+) -> widgets.FloatSlider:
+    return widgets.FloatSlider(
+        value=value,
+        min=lo,
+        max=hi,
+        step=0.05,
+        description=description,
+        continuous_update=False,
+        readout_format=".2f",
+        layout=widgets.Layout(width="230px"),
+        style={"description_width": "40px"},
+    )
+
+
+class NeuronExplorer(Explorer):
+    """Controls: ``dataset``, ``mode``, ``activation``; one neuron ``w1, w2, b``; hidden layer
+    ``W11, W12, W21, W22, b1, b2, v1, v2, c``."""
+
+    title = "Neuron and layer explorer: decision boundaries on 2-D data"
+    figsize = (8.5, 3.9)
+
+    def __init__(self, dataset: str = "xor", n: int = 200, rng=0) -> None:
+        super().__init__()
+        self._n, self._rng = n, rng
+        self._datasets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        W, b, v, c = XOR_LAYER["W"], XOR_LAYER["b"], XOR_LAYER["v"], XOR_LAYER["c"]
+        self.controls = {
+            "dataset": widgets.Dropdown(
+                options=["xor", "moons"], value=dataset, description="data"
+            ),
+            "mode": widgets.ToggleButtons(options=list(MODES), value="one neuron"),
+            "activation": widgets.Dropdown(
+                options=["relu", "tanh", "sigmoid"], value="relu", description="hidden g"
+            ),
+            "w1": _slider(1.0, "w1"),
+            "w2": _slider(1.0, "w2"),
+            "b": _slider(-1.0, "b"),
+            "W11": _slider(W[0, 0], "W11"),
+            "W12": _slider(W[0, 1], "W12"),
+            "b1": _slider(b[0], "b1"),
+            "W21": _slider(W[1, 0], "W21"),
+            "W22": _slider(W[1, 1], "W22"),
+            "b2": _slider(b[1], "b2"),
+            "v1": _slider(v[0], "v1"),
+            "v2": _slider(v[1], "v2"),
+            "c": _slider(c, "c"),
+        }
+        self._finish_init()
+
+    def dataset(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._datasets:
+            self._datasets[name] = load_dataset(name, self._n, self._rng)
+        return self._datasets[name]
+
+    def params(self) -> dict:
+        v = self.values
+        if v["mode"] == "one neuron":
+            return {"w": np.array([v["w1"], v["w2"]]), "b": v["b"]}
+        return {
+            "W": np.array([[v["W11"], v["W12"]], [v["W21"], v["W22"]]]),
+            "b": np.array([v["b1"], v["b2"]]),
+            "v": np.array([v["v1"], v["v2"]]),
+            "c": v["c"],
+        }
+
+    def layout_controls(self) -> widgets.Widget:
+        c = self.controls
+        top = widgets.HBox([c["dataset"], c["mode"], c["activation"]])
+        self._neuron_box = widgets.HBox([c["w1"], c["w2"], c["b"]])
+        self._layer_box = widgets.VBox(
+            [
+                widgets.HBox([c["W11"], c["W12"], c["b1"]]),
+                widgets.HBox([c["W21"], c["W22"], c["b2"]]),
+                widgets.HBox([c["v1"], c["v2"], c["c"]]),
+            ]
+        )
+        self._sync_visibility()
+        c["mode"].observe(lambda _: self._sync_visibility(), names="value")
+        return widgets.VBox([top, self._neuron_box, self._layer_box])
+
+    def _sync_visibility(self) -> None:
+        one = self.controls["mode"].value == "one neuron"
+        if hasattr(self, "_neuron_box"):
+            self._neuron_box.layout.display = None if one else "none"
+            self._layer_box.layout.display = "none" if one else None
+        self.controls["activation"].disabled = one
+
+    def compute(self) -> NeuronData:
+        v = self.values
+        X, y = self.dataset(v["dataset"])
+        return neuron_data(X, y, v["mode"], self.params(), v["activation"])
+
+    def draw(self, data: NeuronData) -> None:
+        ax = self.figure.subplots()
+        levels = np.linspace(-0.5, 1.5, 21)
+        shown = np.clip(data.grid_scores, -0.5, 1.5)
+        cs = ax.contourf(data.xx, data.yy, shown, levels=levels, cmap="coolwarm", alpha=0.45)
+        self.figure.colorbar(
+            cs, ax=ax, label="σ(w·x + b)" if data.mode == "one neuron" else "output o"
+        )
+        ax.contour(
+            data.xx, data.yy, data.grid_scores, levels=[data.threshold], colors="k", linewidths=1.6
+        )
+        ax.scatter(
+            data.X[:, 0],
+            data.X[:, 1],
+            c=data.y,
+            cmap="coolwarm",
+            s=16,
+            edgecolors="k",
+            linewidths=0.4,
+        )
+        wrong = data.predictions != data.y
+        ax.scatter(data.X[wrong, 0], data.X[wrong, 1], marker="x", color="k", s=22, linewidths=0.8)
+        if data.mode == "hidden layer":
+            xs = np.array([data.xx[0, 0], data.xx[0, -1]])
+            for j, (w1, w2, b) in enumerate(data.lines):
+                if abs(w2) > 1e-9:
+                    ax.plot(
+                        xs,
+                        -(w1 * xs + b) / w2,
+                        ls="--",
+                        lw=1.1,
+                        color=f"C{j + 2}",
+                        label=f"unit {j + 1}: W{j + 1}·x + b{j + 1} = 0",
+                    )
+                elif abs(w1) > 1e-9:
+                    ax.axvline(-b / w1, ls="--", lw=1.1, color=f"C{j + 2}", label=f"unit {j + 1}")
+            ax.legend(fontsize=7, loc="upper right")
+        ax.set_xlim(data.xx[0, 0], data.xx[0, -1])
+        ax.set_ylim(data.yy[0, 0], data.yy[-1, 0])
+        ax.set_title(f"{data.mode}: accuracy {100 * data.accuracy:.0f}% (× = misclassified)")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+
+
+def neuron_explorer(dataset: str = "xor") -> NeuronExplorer:
+    """Display the neuron and layer explorer on ``dataset`` (``"xor"`` or ``"moons"``); return it.
+
+    Without a widget frontend the cell shows one neuron on the data at the default weights and
+    a message.
+    """
+    return NeuronExplorer(dataset).show()
