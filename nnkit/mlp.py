@@ -63,10 +63,13 @@ def _check_params(params, d: int | None = None) -> dict[str, np.ndarray]:
     p = {key: as_float_array(params[key], f"params[{key!r}]") for key in _SHAPES}
     for key in ("W1", "W2"):
         check_ndim(p[key], 2, f"params[{key!r}]", _SHAPES[key])
+    if d is not None and p["W1"].shape[1] != d:
+        raise ValueError(
+            f"expected params['W1'] of shape (H, D) with D = {d} (the features of X), "
+            f"got {p['W1'].shape}"
+        )
     h, k = p["W1"].shape[0], p["W2"].shape[0]
     expected = {"b1": (h,), "W2": (k, h), "b2": (k,)}
-    if d is not None:
-        expected["W1"] = (h, d)
     for key, shape in expected.items():
         if p[key].shape != shape:
             raise ValueError(
