@@ -151,7 +151,7 @@ def compare(
             f"{where} has dtype {got.dtype}; expected floating-point numbers "
             "(convert with .astype(float) or build it from float arithmetic)",
         )
-    if float32 and expected.dtype.kind == "f" and got.dtype != np.float32:
+    if float32 and expected.dtype == np.float32 and got.dtype != np.float32:
         return Mismatch(
             "dtype",
             where,

@@ -102,6 +102,7 @@ def call_student(
     forbid: tuple[str, ...] = (),
     arg_names: tuple[str, ...] = (),
     watch: tuple[Any, ...] = (),
+    global_seed: int = _GLOBAL_SEED,
 ) -> Outcome:
     """Call ``fn(*args, **kwargs)`` safely and describe what happened.
 
@@ -122,7 +123,7 @@ def call_student(
             fp_errors.append(kind)
 
     saved_state = _np_get_state()
-    _np_seed(_GLOBAL_SEED)
+    _np_seed(global_seed)
     try:
         with (
             warnings.catch_warnings(record=True) as caught,

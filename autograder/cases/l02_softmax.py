@@ -1,0 +1,628 @@
+"""Lesson 02_softmax: softmax and its Jacobian, cross-entropy, the fused loss, BCE, max-margin."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..diagnose import Mistake
+from ..framework import Case, FunctionSpec, Part, reference, register
+
+LESSON = "02_softmax"
+
+# -------------------------------------------------------------------------------- helpers
+
+
+def _softmax(z, axis=-1):
+    z = np.asarray(z, dtype=float)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _onehot(y, k):
+    out = np.zeros((len(y), k))
+    out[np.arange(len(y)), y] = 1
+    return out
+
+
+def _sigmoid(x):
+    return 0.5 * (1 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+
+
+def _labels(rng, n, k):
+    y = rng.integers(0, k, size=n)
+    y[: min(n, k)] = np.arange(min(n, k))  # every class appears when n >= k
+    return rng.permutation(y)
+
+
+# -------------------------------------------------------------------------------- softmax
+
+SOFTMAX_MISTAKES = [
+    Mistake(
+        "no max",
+        lambda z: np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True),
+        "you did not subtract the maximum before np.exp: exp(1000) overflows to inf and "
+        "inf / inf = NaN. Softmax does not change when a constant is subtracted from every "
+        "entry, so use z - z.max(axis=-1, keepdims=True).",
+    ),
+    Mistake(
+        "global max",
+        lambda z: (lambda e: e / e.sum(axis=-1, keepdims=True))(np.exp(z - z.max())),
+        "you subtracted the maximum of the whole array instead of each row's maximum: a row far "
+        "below the global maximum underflows to 0 / 0. Use z.max(axis=-1, keepdims=True).",
+    ),
+    Mistake(
+        "axis 0",
+        lambda z: _softmax(z, axis=0),
+        "you normalised along axis 0 (down the columns); softmax works on the last axis, one "
+        "distribution per row: axis=-1.",
+    ),
+    Mistake(
+        "whole array",
+        lambda z: np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
+        "you divided by the sum over the whole array; each row must sum to 1: "
+        "sum(axis=-1, keepdims=True).",
+    ),
+    Mistake(
+        "no keepdims",
+        lambda z: (
+            np.exp(z - z.max(axis=-1, keepdims=True))
+            / np.exp(z - z.max(axis=-1, keepdims=True)).sum(axis=-1)
+        ),
+        "the row sums were divided without keepdims=True, so they broadcast along the wrong "
+        "axis: use e.sum(axis=-1, keepdims=True).",
+    ),
+    Mistake(
+        "not normalised",
+        lambda z: np.exp(z - z.max(axis=-1, keepdims=True)),
+        "you returned exp(z - max) without dividing by the sum over the row.",
+    ),
+]
+
+
+def _softmax_values(rng):
+    return [
+        Case("small example", (np.array([1.0, 2.0, 3.0]),), show=True),
+        Case("random (4, 5) logits", (rng.normal(0, 2, size=(4, 5)),)),
+        Case("square (4, 4) logits", (rng.normal(0, 2, size=(4, 4)),)),
+        Case("3-D logits (2, 3, 4)", (rng.normal(0, 2, size=(2, 3, 4)),)),
+    ]
+
+
+def _softmax_edge(rng):
+    z = rng.normal(0, 1, size=(3, 4))
+    return [
+        Case("large logits (around ±1000)", (1000 + 5 * z,)),
+        Case(
+            "rows on very different scales", (np.array([[0.0, 1.0, 2.0], [1000.0, 1001.0, 999.0]]),)
+        ),
+        Case("all-equal logits", (np.full((2, 5), 7.0),)),
+        Case("one sample (1, K)", (z[:1],)),
+        Case("float32 logits", (z.astype(np.float32),)),
+        Case("integer logits", (rng.integers(-3, 4, size=(2, 3)),)),
+        Case("non-contiguous view", (rng.normal(size=(4, 6))[:, ::2],)),
+    ]
+
+
+def _softmax_hidden(rng):
+    return [
+        Case("hidden logits", (rng.normal(0, 3, size=(6, 7)),)),
+        Case("hidden square", (rng.normal(0, 3, size=(5, 5)),)),
+        Case("hidden huge", (rng.normal(0, 1, size=(4, 3)) * 800,)),
+        Case("hidden 1-D", (rng.normal(0, 5, size=9),)),
+        Case("hidden float32 large", ((rng.normal(size=(3, 3)) * 300).astype(np.float32),)),
+        Case("hidden mixed scales", (np.stack([rng.normal(size=4), 2000 + rng.normal(size=4)]),)),
+    ]
+
+
+# -------------------------------------------------------------------------------- jacobian
+
+JACOBIAN_MISTAKES = [
+    Mistake(
+        "sign",
+        lambda z: np.outer(_softmax(z), _softmax(z)) - np.diag(_softmax(z)),
+        "the sign is flipped: J = diag(s) − s sᵀ.",
+    ),
+    Mistake(
+        "diagonal only",
+        lambda z: np.diag(_softmax(z) * (1 - _softmax(z))),
+        "only the diagonal is filled: the off-diagonal entries are −s_i s_j (changing one "
+        "logit changes every probability).",
+    ),
+    Mistake("diag(s)", lambda z: np.diag(_softmax(z)), "the − s sᵀ term is missing."),
+    Mistake(
+        "no diag", lambda z: -np.outer(_softmax(z), _softmax(z)), "the diag(s) term is missing."
+    ),
+    Mistake(
+        "elementwise square",
+        lambda z: np.diag(_softmax(z)) - _softmax(z) ** 2,
+        "s sᵀ is an outer product (np.outer(s, s)), not the elementwise square s * s.",
+    ),
+]
+
+
+def _jac_values(rng):
+    return [
+        Case("small example", (np.array([1.0, 2.0, 0.5]),), show=True),
+        Case("random K = 6", (rng.normal(0, 2, size=6),)),
+        Case("large logits", (500 + rng.normal(0, 3, size=4),)),
+    ]
+
+
+def _jac_hidden(rng):
+    return [
+        Case("hidden K = 8", (rng.normal(0, 3, size=8),)),
+        Case("hidden K = 2", (rng.normal(0, 1, size=2),)),
+        Case("hidden huge", (rng.normal(0, 1, size=5) * 900,)),
+    ]
+
+
+def _jacobian_runner(ctx, fn):
+    ctx.run_cases(fn)
+    # Independent oracle: centred differences of the reference softmax, column by column.
+    z = ctx.rng.normal(size=5)
+    ref = reference("softmax")
+    h = 1e-6
+    numeric = np.empty((5, 5))
+    for j in range(5):
+        e = np.zeros(5)
+        e[j] = h
+        numeric[:, j] = (ref(z + e) - ref(z - e)) / (2 * h)
+    ctx.compare_case(
+        fn,
+        Case("Jacobian measured numerically (centred differences)", (z,), rtol=1e-5, atol=1e-8),
+        expected=numeric,
+    )
+
+
+# -------------------------------------------------------------------------------- cross-entropy
+
+
+def _pick(probs, y):
+    return probs[np.arange(len(y)), y]
+
+
+CE_MISTAKES = [
+    Mistake(
+        "sum",
+        lambda p, y: -np.sum(np.log(_pick(p, y))),
+        "you summed over the batch; the loss is the mean (divide by N).",
+    ),
+    Mistake(
+        "sign",
+        lambda p, y: np.mean(np.log(_pick(p, y))),
+        "the minus sign is missing: the loss is −mean(log p), a positive number.",
+    ),
+    Mistake(
+        "all entries",
+        lambda p, y: -np.mean(np.log(p)),
+        "you averaged −log over every entry of probs; only the probability of the correct "
+        "class of each sample counts: probs[np.arange(N), y].",
+    ),
+    Mistake(
+        "column indexing",
+        lambda p, y: -np.mean(np.log(p[:, y])),
+        "probs[:, y] picks whole columns (an (N, N) array); use probs[np.arange(N), y] to "
+        "pick one entry per row.",
+    ),
+    Mistake(
+        "log of 1 - p",
+        lambda p, y: -np.mean(np.log(1 - _pick(p, y))),
+        "you used log(1 − p); the negative log-likelihood is −log p of the correct class.",
+    ),
+]
+
+
+def _probs(rng, n, k, dtype=float):
+    return _softmax(rng.normal(0, 1.5, size=(n, k))).astype(dtype)
+
+
+def _ce_values(rng):
+    return [
+        Case(
+            "small example",
+            (np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]), np.array([0, 2])),
+            show=True,
+        ),
+        Case("random N = 6, K = 4", (_probs(rng, 6, 4), _labels(rng, 6, 4))),
+        Case("N = K = 5", (_probs(rng, 5, 5), _labels(rng, 5, 5))),
+        Case("one sample", (_probs(rng, 1, 3), np.array([2]))),
+        Case("float32 probabilities", (_probs(rng, 4, 3, np.float32), _labels(rng, 4, 3))),
+    ]
+
+
+def _ce_hidden(rng):
+    return [
+        Case("hidden batch", (_probs(rng, 9, 3), _labels(rng, 9, 3))),
+        Case("hidden square", (_probs(rng, 4, 4), _labels(rng, 4, 4))),
+        Case("hidden confident", (_softmax(8 * rng.normal(size=(5, 6))), _labels(rng, 5, 6))),
+    ]
+
+
+# -------------------------------------------------------------------------------- fused loss
+
+
+def _sce_ok(z, y):
+    n, k = z.shape
+    p = _softmax(z)
+    return -np.mean(np.log(_pick(p, y))), (p - _onehot(y, k)) / n
+
+
+SCE_MISTAKES = [
+    Mistake(
+        "no max",
+        lambda z, y: (
+            lambda p: (-np.mean(np.log(_pick(p, y))), (p - _onehot(y, z.shape[1])) / len(y))
+        )(np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)),
+        "you did not subtract each row's maximum before np.exp: large logits overflow to "
+        "inf and give NaN. Subtract z.max(axis=1, keepdims=True) first (or use log-sum-exp).",
+    ),
+    Mistake(
+        "log of softmax",
+        lambda z, y: (-np.mean(np.log(_pick(_softmax(z), y))), _sce_ok(z, y)[1]),
+        "the loss is log(softmax(z)) computed in two steps: for large logits the probability "
+        "rounds to 0 and log(0) = −inf. Compute the log-probabilities directly with "
+        "log-sum-exp: log p = (z − m) − log(sum(exp(z − m))), with m the row maximum.",
+    ),
+    Mistake(
+        "grad not divided by N",
+        lambda z, y: (_sce_ok(z, y)[0], _sce_ok(z, y)[1] * len(y)),
+        "dlogits is N times too large: the loss is a mean, so its gradient is "
+        "(softmax(z) − onehot(y)) / N.",
+    ),
+    Mistake(
+        "grad sign",
+        lambda z, y: (_sce_ok(z, y)[0], -_sce_ok(z, y)[1]),
+        "dlogits has the wrong sign: it is (softmax(z) − onehot(y)) / N.",
+    ),
+    Mistake(
+        "loss summed",
+        lambda z, y: (_sce_ok(z, y)[0] * len(y), _sce_ok(z, y)[1]),
+        "the loss is summed over the batch; it should be the mean.",
+    ),
+    Mistake(
+        "forgot onehot",
+        lambda z, y: (_sce_ok(z, y)[0], _softmax(z) / len(y)),
+        "dlogits is softmax(z) / N: subtract 1 at the correct class of each row.",
+    ),
+    Mistake(
+        "softmax over axis 0",
+        lambda z, y: (
+            -np.mean(np.log(_pick(_softmax(z, 0), y))),
+            (_softmax(z, 0) - _onehot(y, z.shape[1])) / len(y),
+        ),
+        "the softmax was taken along axis 0; each row (sample) is one distribution: axis=1.",
+    ),
+]
+
+
+def _sce_values(rng):
+    return [
+        Case(
+            "small example",
+            (np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]), np.array([0, 2])),
+            show=True,
+        ),
+        Case("random N = 6, K = 4", (rng.normal(0, 2, size=(6, 4)), _labels(rng, 6, 4))),
+        Case("N = K = 4", (rng.normal(0, 2, size=(4, 4)), _labels(rng, 4, 4))),
+    ]
+
+
+def _sce_edge(rng):
+    return [
+        Case("large logits", (rng.normal(0, 1, size=(4, 3)) * 1000, _labels(rng, 4, 3))),
+        Case("one sample", (rng.normal(size=(1, 5)), np.array([3]))),
+        Case("float32 logits", (rng.normal(size=(5, 3)).astype(np.float32), _labels(rng, 5, 3))),
+        Case("zeros", (np.zeros((3, 4)), _labels(rng, 3, 4))),
+    ]
+
+
+def _sce_hidden(rng):
+    return [
+        Case("hidden batch", (rng.normal(0, 3, size=(10, 5)), _labels(rng, 10, 5))),
+        Case("hidden huge", (rng.normal(0, 1, size=(3, 3)) * 5000, _labels(rng, 3, 3))),
+        Case("hidden square", (rng.normal(size=(6, 6)), _labels(rng, 6, 6))),
+        Case(
+            "hidden float32",
+            ((rng.normal(size=(4, 7)) * 50).astype(np.float32), _labels(rng, 4, 7)),
+        ),
+    ]
+
+
+def _numeric_loss_grad(loss_fn, z, h=1e-6):
+    grad = np.zeros_like(z)
+    for idx in np.ndindex(*z.shape):
+        zp, zm = z.copy(), z.copy()
+        zp[idx] += h
+        zm[idx] -= h
+        grad[idx] = (loss_fn(zp) - loss_fn(zm)) / (2 * h)
+    return grad
+
+
+def _gradient_runner(name, make_case):
+    """Check the returned gradient (element 1) against centred differences of the reference loss."""
+
+    def run(ctx, fn):
+        z, y = make_case(ctx.rng)
+        ref = reference(name)
+        numeric = _numeric_loss_grad(lambda zz: ref(zz, y)[0], z)
+        got = ctx.call(fn, (z, y), label="gradient check")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            ctx.fail(f"{name} must return a tuple (loss, dlogits); got {type(got).__name__}.")
+        ctx.compare_case(
+            lambda zz, yy: fn(zz, yy)[1],
+            Case("dlogits against centred differences of the loss", (z, y), rtol=1e-5, atol=1e-8),
+            expected=numeric,
+        )
+
+    return run
+
+
+# -------------------------------------------------------------------------------- BCE
+
+
+def _bce_ok(x, y):
+    loss = np.mean(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))))
+    return loss, (_sigmoid(x) - y) / x.size
+
+
+BCE_MISTAKES = [
+    Mistake(
+        "log of sigmoid",
+        lambda x, y: (
+            -np.mean(y * np.log(1 / (1 + np.exp(-x))) + (1 - y) * np.log(1 - 1 / (1 + np.exp(-x)))),
+            _bce_ok(x, y)[1],
+        ),
+        "computing log(sigmoid(x)) and log(1 − sigmoid(x)) directly gives log(0) = −inf for "
+        "large |x|. Use the stable form max(x, 0) − x·y + log(1 + exp(−|x|)).",
+    ),
+    Mistake(
+        "grad not divided by N",
+        lambda x, y: (_bce_ok(x, y)[0], _bce_ok(x, y)[1] * x.size),
+        "dlogits is N times too large: the gradient of a mean is (σ(x) − y) / N.",
+    ),
+    Mistake(
+        "grad sign",
+        lambda x, y: (_bce_ok(x, y)[0], -_bce_ok(x, y)[1]),
+        "dlogits has the wrong sign: it is (σ(x) − y) / N.",
+    ),
+    Mistake(
+        "loss summed",
+        lambda x, y: (_bce_ok(x, y)[0] * x.size, _bce_ok(x, y)[1]),
+        "the loss is summed over the batch; it should be the mean.",
+    ),
+    Mistake(
+        "labels swapped",
+        lambda x, y: _bce_ok(x, 1 - y),
+        "the roles of y and 1 − y are swapped: y = 1 should be pushed towards large logits.",
+    ),
+]
+
+
+def _bce_values(rng):
+    return [
+        Case("small example", (np.array([2.0, -1.0, 0.0]), np.array([1.0, 0.0, 1.0])), show=True),
+        Case("random N = 8", (rng.normal(0, 2, size=8), rng.integers(0, 2, 8).astype(float))),
+    ]
+
+
+def _bce_edge(rng):
+    y = rng.integers(0, 2, 6).astype(float)
+    return [
+        Case("large |logits|", (np.array([-1000.0, -800.0, -40.0, 40.0, 800.0, 1000.0]), y)),
+        Case(
+            "large logits with the wrong label", (np.array([1000.0, -1000.0]), np.array([0.0, 1.0]))
+        ),
+        Case("one sample", (np.array([0.3]), np.array([1.0]))),
+        Case("float32", (rng.normal(0, 3, 6).astype(np.float32), y.astype(np.float32))),
+    ]
+
+
+def _bce_hidden(rng):
+    return [
+        Case("hidden batch", (rng.normal(0, 4, size=12), rng.integers(0, 2, 12).astype(float))),
+        Case(
+            "hidden extremes",
+            (
+                rng.choice([-1, 1], 7) * rng.uniform(100, 900, 7),
+                rng.integers(0, 2, 7).astype(float),
+            ),
+        ),
+        Case("hidden zeros", (np.zeros(5), np.array([0.0, 1.0, 1.0, 0.0, 1.0]))),
+    ]
+
+
+# -------------------------------------------------------------------------------- max margin
+
+
+def _mm_ok(s, s_c, margin=1.0):
+    m = margin + s_c - s
+    mask = (m > 0).astype(float)
+    n = s.size
+    return np.mean(np.maximum(m, 0)), -mask / n, mask / n
+
+
+MM_MISTAKES = [
+    Mistake(
+        "grads not divided by N",
+        lambda s, sc, margin=1.0: (
+            _mm_ok(s, sc, margin)[0],
+            *(g * s.size for g in _mm_ok(s, sc, margin)[1:]),
+        ),
+        "the gradients are N times too large: the loss is a mean, divide them by N.",
+    ),
+    Mistake(
+        "no hinge",
+        lambda s, sc, margin=1.0: (
+            np.mean(margin + sc - s),
+            -np.ones_like(s) / s.size,
+            np.ones_like(s) / s.size,
+        ),
+        "the max(0, ·) is missing: pairs that already satisfy the margin contribute 0 loss "
+        "and 0 gradient.",
+    ),
+    Mistake(
+        "swapped scores",
+        lambda s, sc, margin=1.0: _mm_ok(sc, s, margin)[:1] + _mm_ok(sc, s, margin)[1:][::-1],
+        "the scores are swapped: the loss is max(0, margin + s_c − s), where s is the score of "
+        "the correct pair and s_c of the corrupted one.",
+    ),
+    Mistake(
+        "gradients swapped",
+        lambda s, sc, margin=1.0: (
+            _mm_ok(s, sc, margin)[0],
+            _mm_ok(s, sc, margin)[2],
+            _mm_ok(s, sc, margin)[1],
+        ),
+        "ds and ds_c are swapped (or their signs are): d/ds is −1/N and d/ds_c is +1/N where "
+        "the hinge is active.",
+    ),
+    Mistake(
+        "ignored margin",
+        lambda s, sc, margin=1.0: _mm_ok(s, sc, 1.0),
+        "you ignored the margin argument and always used 1.0.",
+    ),
+    Mistake(
+        "loss summed",
+        lambda s, sc, margin=1.0: (_mm_ok(s, sc, margin)[0] * s.size, *_mm_ok(s, sc, margin)[1:]),
+        "the loss is summed over the batch; it should be the mean.",
+    ),
+]
+
+
+def _mm_values(rng):
+    return [
+        Case("small example", (np.array([2.0, 0.5, 1.0]), np.array([0.0, 1.0, 0.5])), show=True),
+        Case("random N = 10", (rng.normal(0, 1, 10), rng.normal(0, 1, 10))),
+        Case("margin = 0.5", (rng.normal(0, 1, 8), rng.normal(0, 1, 8)), {"margin": 0.5}),
+        Case("one pair", (np.array([0.3]), np.array([0.1]))),
+    ]
+
+
+def _mm_hidden(rng):
+    return [
+        Case("hidden batch", (rng.normal(0, 2, 15), rng.normal(0, 2, 15))),
+        Case("hidden margin 2", (rng.normal(0, 1, 6), rng.normal(0, 1, 6)), {"margin": 2.0}),
+        Case("hidden all satisfied", (rng.uniform(5, 6, 4), rng.uniform(0, 1, 4))),
+    ]
+
+
+# -------------------------------------------------------------------------------- registry
+
+
+def _sce_grad_case(rng):
+    return rng.normal(0, 2, size=(4, 3)), _labels(rng, 4, 3)
+
+
+def _bce_grad_case(rng):
+    return rng.normal(0, 2, size=6), rng.integers(0, 2, 6).astype(float)
+
+
+SPECS = [
+    FunctionSpec(
+        name="softmax",
+        concept="softmax",
+        arg_names=("z",),
+        cases={"values": _softmax_values, "edge": _softmax_edge, "hidden": _softmax_hidden},
+        mistakes=SOFTMAX_MISTAKES,
+        forbid=("softmax", "softmax_jacobian"),
+    ),
+    FunctionSpec(
+        name="softmax_jacobian",
+        concept="softmax",
+        arg_names=("z",),
+        cases={"values": _jac_values, "hidden": _jac_hidden},
+        runners={"values": _jacobian_runner},
+        mistakes=JACOBIAN_MISTAKES,
+        forbid=("softmax", "softmax_jacobian"),
+    ),
+    FunctionSpec(
+        name="cross_entropy",
+        concept="cross_entropy",
+        arg_names=("probs", "y"),
+        cases={"values": _ce_values, "hidden": _ce_hidden},
+        mistakes=CE_MISTAKES,
+        rtol=1e-7,
+    ),
+    FunctionSpec(
+        name="softmax_cross_entropy",
+        concept="softmax_cross_entropy",
+        arg_names=("logits", "y"),
+        cases={"values": _sce_values, "edge": _sce_edge, "hidden": _sce_hidden},
+        runners={"gradient": _gradient_runner("softmax_cross_entropy", _sce_grad_case)},
+        mistakes=SCE_MISTAKES,
+    ),
+    FunctionSpec(
+        name="binary_cross_entropy_with_logits",
+        concept="binary_cross_entropy_with_logits",
+        arg_names=("logits", "y"),
+        cases={"values": _bce_values, "edge": _bce_edge, "hidden": _bce_hidden},
+        runners={"gradient": _gradient_runner("binary_cross_entropy_with_logits", _bce_grad_case)},
+        mistakes=BCE_MISTAKES,
+    ),
+    FunctionSpec(
+        name="max_margin_loss",
+        concept="max_margin_loss",
+        arg_names=("s", "s_c"),
+        cases={"values": _mm_values, "hidden": _mm_hidden},
+        mistakes=MM_MISTAKES,
+    ),
+]
+
+_P = Part
+MANIFEST = [
+    _P(LESSON, "softmax", "softmax", "values", 2, False, "1-D, 2-D and 3-D logits"),
+    _P(LESSON, "softmax", "softmax", "edge", 2, False, "large logits, one sample, float32"),
+    _P(LESSON, "softmax", "softmax", "hidden", 2, True),
+    _P(LESSON, "softmax", "softmax_jacobian", "values", 2, False, "values and numerical check"),
+    _P(LESSON, "softmax", "softmax_jacobian", "hidden", 1, True),
+    _P(LESSON, "cross_entropy", "cross_entropy", "values", 2, False),
+    _P(LESSON, "cross_entropy", "cross_entropy", "hidden", 1, True),
+    _P(LESSON, "softmax_cross_entropy", "softmax_cross_entropy", "values", 2, False),
+    _P(
+        LESSON,
+        "softmax_cross_entropy",
+        "softmax_cross_entropy",
+        "gradient",
+        1,
+        False,
+        "gradient check",
+    ),
+    _P(LESSON, "softmax_cross_entropy", "softmax_cross_entropy", "edge", 1, False),
+    _P(LESSON, "softmax_cross_entropy", "softmax_cross_entropy", "hidden", 2, True),
+    _P(
+        LESSON,
+        "binary_cross_entropy_with_logits",
+        "binary_cross_entropy_with_logits",
+        "values",
+        1,
+        False,
+    ),
+    _P(
+        LESSON,
+        "binary_cross_entropy_with_logits",
+        "binary_cross_entropy_with_logits",
+        "gradient",
+        1,
+        False,
+    ),
+    _P(
+        LESSON,
+        "binary_cross_entropy_with_logits",
+        "binary_cross_entropy_with_logits",
+        "edge",
+        1,
+        False,
+    ),
+    _P(
+        LESSON,
+        "binary_cross_entropy_with_logits",
+        "binary_cross_entropy_with_logits",
+        "hidden",
+        1,
+        True,
+    ),
+    _P(LESSON, "max_margin_loss", "max_margin_loss", "values", 2, False),
+    _P(LESSON, "max_margin_loss", "max_margin_loss", "hidden", 1, True),
+]
+
+register(LESSON, SPECS, MANIFEST)

@@ -1,0 +1,693 @@
+"""Lesson 03_backprop: linear and ReLU layers, numerical gradients, the MLP loss, training."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..diagnose import Mistake
+from ..framework import Case, FunctionSpec, Part, call_reference, reference, register
+
+LESSON = "03_backprop"
+
+# -------------------------------------------------------------------------------- linear
+
+
+def _linear_forward_cases(rng, hidden=False):
+    if hidden:
+        return [
+            Case(
+                "hidden batch",
+                (rng.normal(size=(7, 4)), rng.normal(size=(3, 4)), rng.normal(size=3)),
+            ),
+            Case(
+                "hidden square",
+                (rng.normal(size=(5, 5)), rng.normal(size=(5, 5)), rng.normal(size=5)),
+            ),
+            Case(
+                "hidden one sample",
+                (rng.normal(size=(1, 6)), rng.normal(size=(2, 6)), rng.normal(size=2)),
+            ),
+        ]
+    return [
+        Case(
+            "small example",
+            (
+                np.array([[1.0, 2.0]]),
+                np.array([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]]),
+                np.array([0.0, 0.5, 1.0]),
+            ),
+            show=True,
+        ),
+        Case(
+            "x (4, 3), W (2, 3)",
+            (rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), rng.normal(size=2)),
+        ),
+        Case(
+            "square W (3, 3)",
+            (rng.normal(size=(4, 3)), rng.normal(size=(3, 3)), rng.normal(size=3)),
+        ),
+        Case(
+            "float32",
+            tuple(
+                a.astype(np.float32)
+                for a in (rng.normal(size=(3, 2)), rng.normal(size=(4, 2)), rng.normal(size=4))
+            ),
+        ),
+    ]
+
+
+LINEAR_FORWARD_MISTAKES = [
+    Mistake(
+        "transposed W",
+        lambda x, W, b: x @ W + b,
+        "W is used transposed: W has shape (M, D), so out = x @ W.T + b.",
+    ),
+    Mistake("forgot b", lambda x, W, b: x @ W.T, "the bias is missing: out = x @ W.T + b."),
+    Mistake("minus b", lambda x, W, b: x @ W.T - b, "a sign error on the bias: out = x @ W.T + b."),
+    Mistake(
+        "W @ x.T",
+        lambda x, W, b: W @ x.T + b[:, None],
+        "you returned (M, N), one column per sample; samples are rows: x @ W.T + b is (N, M).",
+    ),
+]
+
+
+def _linear_forward_runner(ctx, fn):
+    hidden = ctx.hidden
+    for case in _linear_forward_cases(ctx.rng, hidden=hidden):
+        ctx.compare_case(
+            _first(fn), case, expected=call_reference(reference("linear_forward"), case.args)[0]
+        )
+
+
+def _first(fn):
+    """``fn(...)[0]``, after checking that fn returns a pair (out, cache)."""
+
+    def out_only(*args):
+        result = fn(*args)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise TypeError(f"expected a pair (out, cache), got {type(result).__name__}")
+        return result[0]
+
+    return out_only
+
+
+def _backward_through(forward, backward, ref_forward, n_in):
+    """A function of (inputs..., dout) that runs the student's forward, then backward.
+
+    If the student's forward fails, the reference forward's cache is used instead, so that
+    backward is graded on its own.
+    """
+
+    def composite(*args):
+        inputs, dout = args[:n_in], args[n_in]
+        cache = None
+        if callable(forward):
+            try:
+                cache = forward(*inputs)[1]
+            except Exception:
+                cache = None
+        if cache is None:
+            cache = ref_forward(*inputs)[1]
+        return backward(dout, cache)
+
+    return composite
+
+
+def _lb_cases(rng, hidden=False):
+    def case(label, n, d, m, dtype=float, show=False):
+        x, W, b = rng.normal(size=(n, d)), rng.normal(size=(m, d)), rng.normal(size=m)
+        dout = rng.normal(size=(n, m))
+        return Case(label, tuple(a.astype(dtype) for a in (x, W, b, dout)), show=show)
+
+    if hidden:
+        return [
+            case("hidden batch", 6, 4, 3),
+            case("hidden square", 4, 4, 4),
+            case("hidden one sample", 1, 5, 2),
+        ]
+    return [
+        case("small example", 2, 2, 2, show=True),
+        case("x (5, 3), W (2, 3)", 5, 3, 2),
+        case("square: N = D = M = 3", 3, 3, 3),
+        case("one sample", 1, 4, 3),
+        case("float32", 4, 3, 2, dtype=np.float32),
+    ]
+
+
+def _lb_ok(x, W, b, dout):
+    return dout @ W, dout.T @ x, dout.sum(axis=0)
+
+
+LINEAR_BACKWARD_MISTAKES = [
+    Mistake(
+        "dW transposed",
+        lambda x, W, b, d: (d @ W, x.T @ d, d.sum(0)),
+        "dW is transposed: it must have W's shape (M, D), dW = dout.T @ x.",
+    ),
+    Mistake(
+        "db not summed",
+        lambda x, W, b, d: (d @ W, d.T @ x, d.mean(0)),
+        "db averages dout over the batch; the bias is used by every sample, so its gradient "
+        "is the sum: db = dout.sum(axis=0).",
+    ),
+    Mistake(
+        "dx with W.T",
+        lambda x, W, b, d: (d @ W.T, d.T @ x, d.sum(0)),
+        "dx = dout @ W (shape (N, D)); dout @ W.T multiplies by the transpose.",
+    ),
+    Mistake(
+        "sign",
+        lambda x, W, b, d: (-(d @ W), -(d.T @ x), -d.sum(0)),
+        "every gradient has the wrong sign.",
+    ),
+    Mistake(
+        "divided by N",
+        lambda x, W, b, d: (d @ W, d.T @ x / len(x), d.sum(0) / len(x)),
+        "dW and db are divided by N: dout already is the gradient of the mean loss, so do not "
+        "average again.",
+    ),
+]
+
+
+def _lb_runner(ctx, fn, forward=None):
+    composite = _backward_through(forward, fn, reference("linear_forward"), 3)
+    for case in _lb_cases(ctx.rng, hidden=ctx.hidden):
+        ctx.compare_case(composite, case, expected=call_reference(_lb_ok, case.args))
+
+
+def _lb_gradient(ctx, fn, forward=None):
+    """dx, dW, db against centred differences of sum(linear_forward(x, W, b) * dout)."""
+    composite = _backward_through(forward, fn, reference("linear_forward"), 3)
+    rng = ctx.rng
+    x, W, b, dout = (
+        rng.normal(size=(3, 4)),
+        rng.normal(size=(2, 4)),
+        rng.normal(size=2),
+        rng.normal(size=(3, 2)),
+    )
+    ref = reference("linear_forward")
+
+    def f(x_, W_, b_):
+        return float(np.sum(ref(x_, W_, b_)[0] * dout))
+
+    grads = []
+    for i, arr in enumerate((x, W, b)):
+        g = np.zeros_like(arr)
+        for idx in np.ndindex(*arr.shape):
+            plus = [x.copy(), W.copy(), b.copy()]
+            minus = [x.copy(), W.copy(), b.copy()]
+            plus[i][idx] += 1e-5
+            minus[i][idx] -= 1e-5
+            g[idx] = (f(*plus) - f(*minus)) / 2e-5
+        grads.append(g)
+    ctx.compare_case(
+        composite,
+        Case("gradients measured numerically", (x, W, b, dout), rtol=1e-6, atol=1e-8),
+        expected=tuple(grads),
+    )
+
+
+# -------------------------------------------------------------------------------- relu layer
+
+RELU_FORWARD_MISTAKES = [
+    Mistake(
+        "np.max", lambda x: np.max(x, 0), "np.max(x, 0) reduces along axis 0; use np.maximum(x, 0)."
+    ),
+    Mistake("abs", np.abs, "you computed |x|; ReLU sets negative values to 0."),
+    Mistake(
+        "minimum", lambda x: np.minimum(x, 0), "np.minimum keeps the negative part; use np.maximum."
+    ),
+    Mistake(
+        "identity", lambda x: x, "the output is the input unchanged: negative values must become 0."
+    ),
+]
+
+
+def _relu_cases(rng, hidden=False):
+    x = rng.normal(size=(4, 5))
+    x[0, :2] = 0.0
+    if hidden:
+        return [
+            Case("hidden batch", (rng.normal(size=(6, 3)),)),
+            Case("hidden zeros", (np.zeros((2, 2)),)),
+        ]
+    return [
+        Case("small example", (np.array([[-1.0, 0.0, 2.0]]),), show=True),
+        Case("random with zeros", (x,)),
+        Case("float32", (x.astype(np.float32),)),
+    ]
+
+
+def _relu_forward_runner(ctx, fn):
+    for case in _relu_cases(ctx.rng, hidden=ctx.hidden):
+        expected = call_reference(reference("relu_forward"), case.args)[0]
+        ctx.compare_case(_first(fn), case, expected=expected)
+
+
+RELU_BACKWARD_MISTAKES = [
+    Mistake(
+        "grad at zero",
+        lambda x, d: d * (x >= 0),
+        "at x = 0 the gradient must be 0 (x > 0, not x >= 0).",
+    ),
+    Mistake(
+        "mask only",
+        lambda x, d: (x > 0).astype(float),
+        "you returned the mask; multiply it by dout.",
+    ),
+    Mistake("times x", lambda x, d: d * x, "dx = dout * (x > 0), not dout * x."),
+    Mistake(
+        "times relu", lambda x, d: d * np.maximum(x, 0), "dx = dout * (x > 0), not dout * relu(x)."
+    ),
+    Mistake("no mask", lambda x, d: d, "the mask is missing: the gradient is 0 where x <= 0."),
+]
+
+
+def _rb_cases(rng, hidden=False):
+    def case(label, shape, dtype=float, show=False):
+        x = rng.normal(size=shape)
+        x.flat[:2] = 0.0
+        return Case(label, (x.astype(dtype), rng.normal(size=shape).astype(dtype)), show=show)
+
+    if hidden:
+        return [case("hidden batch", (5, 4)), case("hidden one sample", (1, 7))]
+    return [
+        case("small example", (1, 4), show=True),
+        case("random with zeros", (4, 5)),
+        case("float32", (3, 3), np.float32),
+    ]
+
+
+def _rb_runner(ctx, fn, forward=None):
+    composite = _backward_through(forward, fn, reference("relu_forward"), 1)
+    for case in _rb_cases(ctx.rng, hidden=ctx.hidden):
+        x, dout = case.args
+        ctx.compare_case(composite, case, expected=(dout * (x > 0)).astype(x.dtype))
+
+
+# ------------------------------------------------------------------------ numerical gradient
+
+
+def _poly(x):
+    return float(np.sum(np.sin(x) * 2.0) + np.sum(x**3) / 3.0)
+
+
+def _poly_grad(x):
+    return 2.0 * np.cos(x) + x**2
+
+
+def _quad(x):
+    return float(0.5 * np.sum(x * x) + 3.0 * x.ravel()[0])
+
+
+def _quad_grad(x):
+    g = x.copy()
+    g.ravel()[0] += 3.0
+    return g
+
+
+def _ng_forward(f, x, h=1e-5):
+    g = np.zeros_like(x, dtype=float)
+    fx = f(x)
+    for idx in np.ndindex(*x.shape):
+        xp = x.copy()
+        xp[idx] += h
+        g[idx] = (f(xp) - fx) / h
+    return g
+
+
+def _ng_centred(f, x, h=1e-5, scale=1.0):
+    g = np.zeros_like(x, dtype=float)
+    for idx in np.ndindex(*x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        g[idx] = scale * (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
+NUMGRAD_MISTAKES = [
+    Mistake(
+        "forward difference",
+        _ng_forward,
+        "this looks like a one-sided difference (f(x + h) − f(x)) / h; its error is about h, "
+        "a thousand times larger than the centred (f(x + h) − f(x − h)) / 2h.",
+    ),
+    Mistake(
+        "divided by h",
+        lambda f, x, h=1e-5: _ng_centred(f, x, h, scale=2.0),
+        "the centred difference is divided by h instead of 2h: the result is twice too large.",
+    ),
+    Mistake(
+        "sign",
+        lambda f, x, h=1e-5: _ng_centred(f, x, h, scale=-1.0),
+        "the sign is flipped: (f(x + h) − f(x − h)) / 2h.",
+    ),
+    Mistake(
+        "first entry only",
+        lambda f, x, h=1e-5: np.full(x.shape, _ng_centred(f, x, h).ravel()[0]),
+        "every entry equals the derivative along the first coordinate: perturb one entry at a "
+        "time (np.nditer or np.ndindex over all entries).",
+    ),
+]
+
+
+def _ng_cases(rng, hidden=False):
+    if hidden:
+        return [
+            (Case("hidden matrix", (_poly, rng.normal(size=(3, 3)))), _poly_grad),
+            (Case("hidden 3-D", (_quad, rng.normal(size=(2, 2, 2)))), _quad_grad),
+        ]
+    return [
+        (
+            Case("f(x) = sum(2 sin x + x³/3), x of shape (4,)", (_poly, rng.normal(size=4))),
+            _poly_grad,
+        ),
+        (Case("same f, x of shape (3, 2)", (_poly, rng.normal(size=(3, 2)))), _poly_grad),
+        (
+            Case("f(x) = ½‖x‖² + 3 x₀, x of shape (2, 3)", (_quad, rng.normal(size=(2, 3)))),
+            _quad_grad,
+        ),
+        (Case("explicit h = 1e-4", (_poly, rng.normal(size=3)), {"h": 1e-4}), _poly_grad),
+    ]
+
+
+def _ng_runner(ctx, fn):
+    for case, analytic in _ng_cases(ctx.rng, hidden=ctx.hidden):
+        x = case.args[1]
+        expected = analytic(x)
+        tol = Case(
+            case.label,
+            case.args,
+            case.kwargs,
+            rtol=1e-6,
+            atol=1e-7 if "h" not in case.kwargs else 1e-5,
+        )
+        ctx.compare_case(fn, tol, expected=expected)
+
+
+# -------------------------------------------------------------------------------- MLP loss
+
+
+def _mlp_parts(params, X, y):
+    W1, b1, W2, b2 = (params[k] for k in ("W1", "b1", "W2", "b2"))
+    z1 = X @ W1.T + b1
+    h = np.maximum(z1, 0)
+    s = h @ W2.T + b2
+    s = s - s.max(axis=1, keepdims=True)
+    logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    n = len(y)
+    ds = np.exp(logp)
+    ds[np.arange(n), y] -= 1
+    ds /= n
+    return z1, h, -logp[np.arange(n), y].mean(), ds
+
+
+def _mlp_variant(
+    params, X, y, reg=0.0, *, reg_grad=2.0, reg_bias=False, mask=True, per_n=True, t=False
+):
+    W1, W2 = params["W1"], params["W2"]
+    z1, h, loss, ds = _mlp_parts(params, X, y)
+    if not per_n:
+        ds = ds * len(y)
+    loss = loss + reg * (np.sum(W1**2) + np.sum(W2**2))
+    if reg_bias:
+        loss = loss + reg * (np.sum(params["b1"] ** 2) + np.sum(params["b2"] ** 2))
+    dW2 = (h.T @ ds) if t else (ds.T @ h)
+    db2 = ds.sum(0)
+    dh = ds @ W2
+    dz1 = dh * (z1 > 0) if mask else dh
+    dW1 = (X.T @ dz1) if t else (dz1.T @ X)
+    db1 = dz1.sum(0)
+    grads = {"W1": dW1 + reg_grad * reg * W1, "b1": db1, "W2": dW2 + reg_grad * reg * W2, "b2": db2}
+    if reg_bias:
+        grads["b1"] = grads["b1"] + 2 * reg * params["b1"]
+        grads["b2"] = grads["b2"] + 2 * reg * params["b2"]
+    return loss, grads
+
+
+MLP_MISTAKES = [
+    Mistake(
+        "reg gradient without the 2",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, reg_grad=1.0),
+        "the regularisation gradient is reg·W; the derivative of reg·‖W‖² is 2·reg·W.",
+    ),
+    Mistake(
+        "reg missing from the gradients",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, reg_grad=0.0),
+        "the loss includes reg·(‖W1‖² + ‖W2‖²) but the gradients do not: add 2·reg·W.",
+    ),
+    Mistake(
+        "biases regularised",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, reg_bias=True),
+        "the biases are regularised too; only the weights W1 and W2 are.",
+    ),
+    Mistake(
+        "no ReLU mask",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, mask=False),
+        "the backward pass through the ReLU is missing: multiply dh by (z1 > 0).",
+    ),
+    Mistake(
+        "not divided by N",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, per_n=False),
+        "the data gradients are N times too large: the loss is a mean over the batch, so "
+        "dscores = (softmax − onehot) / N.",
+    ),
+    Mistake(
+        "transposed weight gradients",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, t=True),
+        "dW1 and dW2 are transposed: each gradient has the shape of its parameter, "
+        "e.g. dW2 = dscores.T @ h of shape (K, H).",
+    ),
+]
+
+
+def _mlp_case(rng, n, d, h, k, reg, label, show=False):
+    params = {
+        "W1": rng.normal(0, 0.5, size=(h, d)),
+        "b1": rng.normal(0, 0.1, size=h),
+        "W2": rng.normal(0, 0.5, size=(k, h)),
+        "b2": rng.normal(0, 0.1, size=k),
+    }
+    X = rng.normal(size=(n, d))
+    y = rng.integers(0, k, size=n)
+    return Case(label, (params, X, y), {"reg": reg}, show=show)
+
+
+def _mlp_values(rng):
+    return [
+        _mlp_case(rng, 5, 3, 4, 3, 0.0, "N = 5, D = 3, H = 4, K = 3, reg = 0"),
+        _mlp_case(rng, 6, 2, 5, 3, 0.1, "reg = 0.1"),
+        _mlp_case(rng, 4, 4, 4, 4, 0.05, "square shapes D = H = K = 4, reg = 0.05"),
+        _mlp_case(rng, 1, 3, 2, 2, 0.0, "one sample"),
+    ]
+
+
+def _mlp_hidden(rng):
+    return [
+        _mlp_case(rng, 8, 5, 6, 4, 0.01, "hidden batch"),
+        _mlp_case(rng, 3, 3, 3, 3, 1.0, "hidden strong reg"),
+    ]
+
+
+def _mlp_gradient(ctx, fn):
+    """The student's grads against centred differences of the reference loss."""
+    case = _mlp_case(ctx.rng, 4, 3, 5, 3, 0.1, "gradient check")
+    params, X, y = case.args
+    ref = reference("mlp_loss")
+    numeric = {}
+    for key, value in params.items():
+        g = np.zeros_like(value)
+        for idx in np.ndindex(*value.shape):
+            plus = {k: v.copy() for k, v in params.items()}
+            minus = {k: v.copy() for k, v in params.items()}
+            plus[key][idx] += 1e-5
+            minus[key][idx] -= 1e-5
+            g[idx] = (ref(plus, X, y, reg=0.1)[0] - ref(minus, X, y, reg=0.1)[0]) / 2e-5
+        numeric[key] = g
+
+    def grads_only(p, X_, y_, reg=0.0):
+        result = fn(p, X_, y_, reg=reg)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise TypeError(f"expected (loss, grads), got {type(result).__name__}")
+        return result[1]
+
+    ctx.compare_case(
+        grads_only,
+        Case(
+            "grads measured numerically (reg = 0.1)", case.args, case.kwargs, rtol=1e-5, atol=1e-7
+        ),
+        expected=numeric,
+    )
+
+
+# -------------------------------------------------------------------------------- training
+
+
+def spirals(n_per_class: int, n_classes: int, rng: np.random.Generator, noise: float = 0.2):
+    """The grader's own spiral data set (independent of nnkit.data)."""
+    X = np.zeros((n_per_class * n_classes, 2))
+    y = np.zeros(n_per_class * n_classes, dtype=int)
+    for c in range(n_classes):
+        idx = slice(n_per_class * c, n_per_class * (c + 1))
+        r = np.linspace(0.0, 1.0, n_per_class)
+        t = np.linspace(c * 4.0, (c + 1) * 4.0, n_per_class) + rng.normal(0, noise, n_per_class)
+        X[idx] = np.c_[r * np.sin(t), r * np.cos(t)]
+        y[idx] = c
+    return X, y
+
+
+def _accuracy(params, X, y) -> float:
+    with np.errstate(all="ignore"):
+        h = np.maximum(X @ np.asarray(params["W1"]).T + params["b1"], 0)
+        scores = h @ np.asarray(params["W2"]).T + params["b2"]
+    return float(np.mean(np.argmax(scores, axis=1) == y))
+
+
+TRAIN_THRESHOLD = 0.9
+TRAIN_KWARGS = {"hidden": 64, "lr": 1.0, "epochs": 200, "batch_size": 32}
+
+
+def _train_runner(seed: int, data_seed: int):
+    def run(ctx, fn):
+        X, y = spirals(100, 3, np.random.default_rng(data_seed))
+        kwargs = dict(TRAIN_KWARGS, rng=seed)
+        params = ctx.call(fn, (X, y), kwargs, label="spirals", arg_names=("X", "y"))
+        if not isinstance(params, dict) or not {"W1", "b1", "W2", "b2"} <= set(params):
+            ctx.fail("train_mlp must return the params dict with keys W1, b1, W2, b2.")
+        shapes = {"W1": (64, 2), "b1": (64,), "W2": (3, 64), "b2": (3,)}
+        for key, shape in shapes.items():
+            if np.shape(params[key]) != shape:
+                ctx.fail(f"params[{key!r}] has shape {np.shape(params[key])}; expected {shape}.")
+        acc = _accuracy(params, X, y)
+        if not np.isfinite(acc) or acc < TRAIN_THRESHOLD:
+            finite = all(np.all(np.isfinite(np.asarray(v))) for v in params.values())
+            why = (
+                "the parameters contain NaN or inf: the learning rate is applied with the "
+                "wrong sign, or the updates blow up"
+                if not finite
+                else "about chance level (1/3): are the parameters updated at all, with "
+                "params[k] -= lr * grads[k]?"
+                if acc < 0.45
+                else "training makes progress but not enough: check that every mini-batch of "
+                "every epoch is used and that the update subtracts lr * gradient"
+            )
+            ctx.fail(
+                f"after training on the spirals the training accuracy is {acc:.0%}; at least "
+                f"{TRAIN_THRESHOLD:.0%} is needed. Likely: {why}."
+            )
+        again = ctx.call(
+            fn, (X, y), kwargs, label="spirals, same rng", arg_names=("X", "y"), global_seed=7
+        )
+        same = isinstance(again, dict) and all(
+            np.array_equal(np.asarray(params[k]), np.asarray(again.get(k))) for k in shapes
+        )
+        if not same:
+            ctx.fail(
+                "two runs with the same rng gave different parameters: all randomness "
+                "(initialisation, shuffling) must come from the rng argument "
+                "(rng = np.random.default_rng(rng)), never from np.random.* directly."
+            )
+
+    return run
+
+
+SPECS = [
+    FunctionSpec(
+        name="linear_forward",
+        concept="linear_forward",
+        arg_names=("x", "W", "b"),
+        runners={"values": _linear_forward_runner, "hidden": _linear_forward_runner},
+        mistakes=LINEAR_FORWARD_MISTAKES,
+        forbid=("linear_forward", "linear_backward"),
+    ),
+    FunctionSpec(
+        name="linear_backward",
+        concept="linear_forward",
+        arg_names=("x", "W", "b", "dout"),
+        runners={"values": _lb_runner, "gradient": _lb_gradient, "hidden": _lb_runner},
+        mistakes=LINEAR_BACKWARD_MISTAKES,
+        companions=("linear_forward",),
+        forbid=("linear_forward", "linear_backward"),
+    ),
+    FunctionSpec(
+        name="relu_forward",
+        concept="relu_forward",
+        arg_names=("x",),
+        runners={"values": _relu_forward_runner, "hidden": _relu_forward_runner},
+        mistakes=RELU_FORWARD_MISTAKES,
+        forbid=("relu_forward", "relu_backward", "relu"),
+    ),
+    FunctionSpec(
+        name="relu_backward",
+        concept="relu_forward",
+        arg_names=("x", "dout"),
+        runners={"values": _rb_runner, "hidden": _rb_runner},
+        mistakes=RELU_BACKWARD_MISTAKES,
+        companions=("relu_forward",),
+        forbid=("relu_forward", "relu_backward", "relu_grad"),
+    ),
+    FunctionSpec(
+        name="numerical_gradient",
+        concept="numerical_gradient",
+        arg_names=("f", "x"),
+        runners={"values": _ng_runner, "hidden": _ng_runner},
+        mistakes=NUMGRAD_MISTAKES,
+    ),
+    FunctionSpec(
+        name="mlp_loss",
+        concept="mlp_loss",
+        arg_names=("params", "X", "y"),
+        cases={"values": _mlp_values, "hidden": _mlp_hidden},
+        runners={"gradient": _mlp_gradient},
+        mistakes=MLP_MISTAKES,
+        forbid=("mlp_loss", "train_mlp"),
+        rtol=1e-6,
+        atol=1e-9,
+    ),
+    FunctionSpec(
+        name="train_mlp",
+        concept="train_mlp",
+        arg_names=("X", "y"),
+        runners={"accuracy": _train_runner(0, 1), "hidden": _train_runner(5, 11)},
+    ),
+]
+
+_P = Part
+MANIFEST = [
+    _P(LESSON, "linear_forward", "linear_forward", "values", 1, False, "out = x @ W.T + b"),
+    _P(LESSON, "linear_forward", "linear_forward", "hidden", 1, True),
+    _P(LESSON, "linear_forward", "linear_backward", "values", 2, False, "dx, dW, db"),
+    _P(LESSON, "linear_forward", "linear_backward", "gradient", 1, False, "numerical check"),
+    _P(LESSON, "linear_forward", "linear_backward", "hidden", 2, True),
+    _P(LESSON, "relu_forward", "relu_forward", "values", 1, False),
+    _P(LESSON, "relu_forward", "relu_forward", "hidden", 1, True),
+    _P(LESSON, "relu_forward", "relu_backward", "values", 1, False),
+    _P(LESSON, "relu_forward", "relu_backward", "hidden", 1, True),
+    _P(
+        LESSON,
+        "numerical_gradient",
+        "numerical_gradient",
+        "values",
+        2,
+        False,
+        "against exact gradients",
+    ),
+    _P(LESSON, "numerical_gradient", "numerical_gradient", "hidden", 1, True),
+    _P(LESSON, "mlp_loss", "mlp_loss", "values", 2, False, "loss and grads, with and without reg"),
+    _P(LESSON, "mlp_loss", "mlp_loss", "gradient", 2, False, "numerical gradient check"),
+    _P(LESSON, "mlp_loss", "mlp_loss", "hidden", 2, True),
+    _P(
+        LESSON,
+        "train_mlp",
+        "train_mlp",
+        "accuracy",
+        2,
+        False,
+        f"≥ {TRAIN_THRESHOLD:.0%} on spirals",
+    ),
+    _P(LESSON, "train_mlp", "train_mlp", "hidden", 2, True),
+]
+
+register(LESSON, SPECS, MANIFEST)
