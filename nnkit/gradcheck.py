@@ -104,8 +104,13 @@ def _scalar(value, name: str = "f(x)") -> float:
     return float(arr.reshape(-1)[0])
 
 
-def _numeric_at(f: Callable[[], float], x: np.ndarray, indices, h: float) -> np.ndarray:
-    """Centred differences of the scalar ``f()`` with respect to ``x[idx]`` for each index."""
+def _numeric_at(f: Callable[[], object], x: np.ndarray, indices, h: float, diff=None) -> np.ndarray:
+    """Centred differences of ``f()`` with respect to ``x[idx]`` for each index.
+
+    ``f`` returns a scalar, or anything for which ``diff(f_plus, f_minus)`` gives the scalar
+    difference (weighting an array output by ``dout`` *after* subtracting avoids the round-off
+    of differencing two large sums).
+    """
     out = np.empty(len(indices))
     for k, idx in enumerate(indices):
         old = x[idx].copy()
@@ -116,7 +121,7 @@ def _numeric_at(f: Callable[[], float], x: np.ndarray, indices, h: float) -> np.
             fm = f()
         finally:
             x[idx] = old
-        out[k] = (fp - fm) / (2 * h)
+        out[k] = ((fp - fm) if diff is None else diff(fp, fm)) / (2 * h)
     return out
 
 
@@ -182,13 +187,15 @@ def numerical_gradient_array(f: Callable, x: np.ndarray, dout, h: float = DEFAUL
     dout = np.asarray(dout, dtype=np.float64)
     h = _check_h(h)
 
-    def objective(arr):
-        out = np.asarray(f(arr), dtype=np.float64)
+    def evaluate():
+        out = np.array(f(x), dtype=np.float64, copy=True)
         if out.shape != dout.shape:
             raise ValueError(f"f(x) has shape {out.shape} but dout has shape {dout.shape}")
-        return float(np.sum(out * dout))
+        return out
 
-    return _numerical_gradient(objective, x, h)
+    indices = list(np.ndindex(x.shape))
+    values = _numeric_at(evaluate, x, indices, h, diff=lambda p, m: float(np.sum((p - m) * dout)))
+    return values.reshape(x.shape)
 
 
 def sparse_gradcheck(
@@ -490,6 +497,8 @@ class GradCheckEntry:
     diagnosis: str | None = None
     checked: int = 0
     size: int = 0
+    analytic: np.ndarray | None = field(default=None, repr=False)
+    numeric: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -622,7 +631,7 @@ def _kink_note(module, x: np.ndarray, freeze: _Freeze, radius: float) -> str | N
 def _check_module(
     module,
     x,
-    make_objective: Callable[[np.ndarray], tuple[Callable[[np.ndarray], float], np.ndarray]],
+    make_objective: Callable[[np.ndarray], tuple[Callable, Callable | None, np.ndarray]],
     *,
     h: float,
     tol: float,
@@ -645,14 +654,14 @@ def _check_module(
             freeze.after()
 
     out = run()
-    objective, upstream = make_objective(np.asarray(out))
+    objective, diff, upstream = make_objective(np.asarray(out))
     analytic = {"x": module.backward(upstream)}
     refs = dict(module.named_parameters())
     for name, ref in refs.items():
         grad = ref.grad
         analytic[name] = None if grad is None else np.array(grad, dtype=np.float64, copy=True)
 
-    def loss() -> float:
+    def loss():
         return objective(run())
 
     batch = x.shape[0] if x.ndim else None
@@ -667,7 +676,7 @@ def _check_module(
         else:
             flat = np.sort(rng.choice(arr.size, size=max_entries, replace=False))
             indices = [np.unravel_index(i, arr.shape) for i in flat]
-        numeric = _numeric_at(loss, arr, indices, h)
+        numeric = _numeric_at(loss, arr, indices, h, diff)
         if len(indices) == arr.size:
             numeric = numeric.reshape(arr.shape)
             a_cmp, x_cmp = a, x if name == "x" else None
@@ -692,12 +701,20 @@ def _check_module(
                 batch_size=batch,
             )
         report.entries[name] = GradCheckEntry(
-            name, err, tol, diag, checked=len(indices), size=arr.size
+            name,
+            err,
+            tol,
+            diag,
+            checked=len(indices),
+            size=arr.size,
+            analytic=a_cmp,
+            numeric=numeric,
         )
     if not report.ok:
         note = _kink_note(module, x, freeze, radius=100 * h)
         if note:
             report.notes.append(note)
+    freeze.before()  # leave every rng where it was: the check consumed no randomness
     return report
 
 
@@ -709,6 +726,7 @@ def check_layer(
     h: float = DEFAULT_H,
     tol: float = DEFAULT_TOL,
     max_entries: int | None = None,
+    dout=None,
 ) -> GradCheckReport:
     """Check ``layer.backward`` against centred differences, for the input and every parameter.
 
@@ -731,6 +749,8 @@ def check_layer(
         Largest acceptable relative error.
     max_entries : int, optional
         Check at most this many random entries per array (all entries by default).
+    dout : array_like, optional
+        Upstream gradient to use instead of a random one (shape of the layer's output).
 
     Returns
     -------
@@ -747,9 +767,17 @@ def check_layer(
     """
     rng = as_rng(rng)
 
+    fixed = None if dout is None else np.asarray(dout, dtype=np.float64)
+
     def make_objective(out: np.ndarray):
-        dout = rng.standard_normal(out.shape)
-        return (lambda o: float(np.sum(np.asarray(o) * dout))), dout
+        upstream = rng.standard_normal(out.shape) if fixed is None else fixed
+        if upstream.shape != out.shape:
+            raise ValueError(f"dout has shape {upstream.shape}, the layer output {out.shape}")
+        return (
+            lambda o: np.array(o, dtype=np.float64, copy=True),
+            lambda p, m: float(np.sum((p - m) * upstream)),
+            upstream,
+        )
 
     return _check_module(
         layer,
@@ -808,7 +836,7 @@ def check_model(
 
     def make_objective(out: np.ndarray):
         _, upstream = evaluate(out)
-        return (lambda o: evaluate(np.asarray(o))[0]), np.array(upstream(), copy=True)
+        return (lambda o: evaluate(np.asarray(o))[0]), None, np.array(upstream(), copy=True)
 
     return _check_module(
         model,
