@@ -370,3 +370,24 @@ def test_history_as_dict():
     h = training.History(train_loss=[1.0, 0.5], lr=[0.1, 0.1], best_epoch=1)
     assert h.epochs == 2
     assert h.as_dict()["train_loss"] == [1.0, 0.5] and h.as_dict()["best_epoch"] == 1
+
+
+class _ModelThatCanSkipInputGrad(_SoftmaxRegression):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.input_grad_flags: list[bool] = []
+
+    def backward(self, dout, input_grad=True):
+        self.input_grad_flags.append(input_grad)
+        dx = super().backward(dout)
+        return dx if input_grad else None
+
+
+def test_fit_asks_the_model_to_skip_the_input_gradient_when_it_can():
+    """A training step never needs dL/dX; fit passes input_grad=False to models that accept it."""
+    (X, y), _, _ = _blobs()
+    model = _ModelThatCanSkipInputGrad(4, 3)
+    training.fit(
+        model, _SoftmaxCE(), SGD(model.parameters(), lr=0.1), X, y, 2, 50, rng=0, progress=False
+    )
+    assert model.input_grad_flags == [False] * (2 * -(-len(X) // 50))
