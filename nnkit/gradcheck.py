@@ -405,8 +405,8 @@ def diagnose(
     Notes
     -----
     The checks run in this order: missing gradient, NaN/inf, shape (transposed, bias not
-    summed), all zeros, ReLU kink, transposed square matrix, bias equal to one row of ``dout``,
-    constant factor ``r`` from the least-squares fit ``analytic ≈ r · numeric`` (−1: sign,
+    summed), both zero up to round-off, all zeros, ReLU kink, transposed square matrix, bias
+    equal to one row of ``dout``, constant factor ``r`` from the least-squares fit ``analytic ≈ r · numeric`` (−1: sign,
     N or 1/N: batch mean, 2 or 1/2: a factor 2), and otherwise where the largest mismatch is.
     """
     if analytic is None:
@@ -429,6 +429,13 @@ def diagnose(
     err = rel_error(a, n)
     if err <= tol:
         return None
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(n))))
+    if scale < 1e-7:
+        return (
+            f"both gradients are zero up to round-off (largest entry {scale:.1e}): the true "
+            "gradient is 0 here (e.g. a bias followed by batchnorm, which subtracts it again), "
+            "and a relative error between numbers this small is meaningless — not a bug"
+        )
     if not np.any(a):
         return (
             f"analytic gradient is all zeros but the numeric one is not (max |numeric| = "

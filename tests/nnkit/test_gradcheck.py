@@ -487,3 +487,12 @@ def test_report_reads_well(x):
     assert report.worst == max(report.errors.values())
     ok_text = str(check_layer(Dense(4, 3), x, rng=0))
     assert ok_text.startswith("Gradient check of Dense: OK")
+
+
+def test_a_gradient_that_is_truly_zero_is_not_called_a_bug(x):
+    """A bias followed by batch centring has zero gradient; round-off is not a mismatch."""
+    report = check_layer(Chain(Dense(4, 3, seed=0), Centre()), x, rng=0)
+    assert report.diagnoses["0.W"] is None and report.diagnoses["x"] is None
+    diag = report.diagnoses["0.b"]
+    assert diag is None or diag.startswith("both gradients are zero up to round-off")
+    assert diagnose(np.array([1e-16, -2e-16]), np.array([3e-11, 0.0])).startswith("both")
