@@ -406,8 +406,9 @@ def diagnose(
     -----
     The checks run in this order: missing gradient, NaN/inf, shape (transposed, bias not
     summed), both zero up to round-off, all zeros, ReLU kink, transposed square matrix, bias
-    equal to one row of ``dout``, constant factor ``r`` from the least-squares fit ``analytic ≈ r · numeric`` (−1: sign,
-    N or 1/N: batch mean, 2 or 1/2: a factor 2), and otherwise where the largest mismatch is.
+    equal to one row of ``dout``, constant factor ``r`` from the least-squares fit
+    ``analytic ≈ r · numeric`` (−1: sign, N or 1/N: batch mean, 2 or 1/2: a factor 2), and
+    otherwise where the largest mismatch is.
     """
     if analytic is None:
         return "analytic gradient is missing (None): backward did not set it"
