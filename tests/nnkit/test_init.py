@@ -11,7 +11,7 @@ from nnkit._guard import ReferenceCallError, forbid
 
 FAN_IN, FAN_OUT = 300, 60  # unequal fans, so a formula using the wrong one is far off
 # 18,000 draws per matrix: the KS statistic of a right distribution is ~0.01, below CRITICAL
-# with probability 1 - 1e-6; a std off by 10% moves it to ~0.03.
+# with probability 1 - 1e-5; a std off by 10% moves it to ~0.03.
 CRITICAL = 0.0185
 
 RANDOM = {
