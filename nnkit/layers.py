@@ -23,6 +23,7 @@ the contract of the optimizer classes in :mod:`nnkit.optim`::
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Iterator, Mapping
 
@@ -315,11 +316,26 @@ class Linear(Module):
         x = _check_input(x, self.in_features, "Linear", "in_features")
         b = self.params["b"] if self.bias else self._zero_b
         out, self._cache = F.linear_forward(x, self.params["W"], b)
+        self._x = x  # a reference, not a copy: lets backward skip dx when it is not needed
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Set ``grads["W"]`` (and ``grads["b"]``); return ``dx`` of shape ``(N, in_features)``."""
-        dx, dW, db = F.linear_backward(dout, self._cache_or_raise())
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Set ``grads["W"]`` (and ``grads["b"]``); return ``dx`` of shape ``(N, in_features)``.
+
+        With ``input_grad=False`` only the parameter gradients are computed and ``None`` is
+        returned: the first layer of a network never needs ``dL/dx`` (a ``N × M × D`` product).
+        """
+        cache = self._cache_or_raise()
+        if input_grad:
+            dx, dW, db = F.linear_backward(dout, cache)
+        else:
+            dout = np.asarray(dout)
+            if dout.shape != (self._x.shape[0], self.out_features):
+                raise ValueError(
+                    f"expected dout of shape (N, {self.out_features}) = "
+                    f"{(self._x.shape[0], self.out_features)}, got shape {dout.shape}"
+                )
+            dx, dW, db = None, dout.T @ self._x, dout.sum(axis=0)
         self.grads["W"] = dW
         if self.bias:
             self.grads["b"] = db
@@ -574,6 +590,13 @@ class BatchNorm1d(Module):
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
 
 
+def _accepts_input_grad(layer: Module) -> bool:
+    try:
+        return "input_grad" in inspect.signature(layer.backward).parameters
+    except (TypeError, ValueError):  # pragma: no cover - callables without a signature
+        return False
+
+
 class Sequential(Module):
     """A chain of modules: ``forward`` applies them in order, ``backward`` in reverse.
 
@@ -607,9 +630,16 @@ class Sequential(Module):
             x = layer.forward(x)
         return x
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Back-propagate ``dout`` through the layers in reverse order; returns ``dL/dx``."""
-        for layer in reversed(self.layers):
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Back-propagate ``dout`` through the layers in reverse order; returns ``dL/dx``.
+
+        ``input_grad=False`` is for training: if the first layer is a :class:`Linear` it skips
+        ``dL/dx`` (the most expensive product of the backward pass) and ``None`` is returned.
+        """
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i == 0 and not input_grad and _accepts_input_grad(layer):
+                return layer.backward(dout, input_grad=False)
             dout = layer.backward(dout)
         return dout
 

@@ -428,3 +428,22 @@ def test_a_bias_before_batchnorm_is_diagnosed_as_a_zero_gradient():
     assert diag is None or "zero up to round-off" in diag
     assert np.max(np.abs(report["0.b"].numeric)) < 1e-7
     assert all(d is None for name, d in report.diagnoses.items() if name != "0.b")
+
+
+def test_input_grad_false_skips_only_the_input_gradient():
+    """Training mode of backward: same parameter gradients, no dL/dx (returns None)."""
+    x, y = batch(8), np.array([0, 1, 2, 1, 0, 2, 2, 1])
+    grads = []
+    for input_grad in (True, False):
+        model = Sequential(Linear(4, 6, rng=0), Tanh(), Linear(6, 3, rng=1))
+        loss_fn = SoftmaxCrossEntropy()
+        loss_fn(model(x), y)
+        dx = model.backward(loss_fn.backward(), input_grad=input_grad)
+        assert (dx is None) == (not input_grad)
+        grads.append({name: ref.grad.copy() for name, ref in model.named_parameters()})
+    for name in grads[0]:
+        assert np.array_equal(grads[0][name], grads[1][name]), name
+    with pytest.raises(ValueError, match="expected dout of shape"):
+        layer = Linear(4, 3, rng=0)
+        layer(x)
+        layer.backward(np.zeros((8, 2)), input_grad=False)
