@@ -341,7 +341,8 @@ def _describe_scale(r: float, batch_size: int | None) -> str:
             )
         return (
             f"analytic is 1/{small} of the numeric gradient: if {small} is the batch size N, "
-            "the gradient is divided by N once too often"
+            "the gradient is divided by N once too often (or a bias gradient is averaged over "
+            "the batch instead of summed)"
         )
     return f"analytic = {r:.4g} × numeric: a constant factor is wrong"
 
