@@ -590,14 +590,19 @@ class _Freeze:
     """Makes repeated forwards of a module identical: same dropout masks, untouched buffers."""
 
     def __init__(self, module) -> None:
+        # duck-typed models without modules()/named_buffers() are treated as one plain module
+        modules = list(module.modules()) if hasattr(module, "modules") else [module]
         self.rngs = [
             (m.rng, m.rng.bit_generator.state)
-            for m in module.modules()
+            for m in modules
             if isinstance(getattr(m, "rng", None), np.random.Generator)
         ]
+        if hasattr(module, "named_buffers"):
+            owners = [(owner, key) for _, owner, key in module.named_buffers()]
+        else:
+            owners = [(m, key) for m in modules for key in getattr(m, "buffers", {}) or {}]
         self.buffers = [
-            (owner, key, np.array(owner.buffers[key], copy=True))
-            for _, owner, key in module.named_buffers()
+            (owner, key, np.array(owner.buffers[key], copy=True)) for owner, key in owners
         ]
 
     def before(self) -> None:
@@ -665,7 +670,10 @@ def _check_module(
     out = run()
     objective, diff, upstream = make_objective(np.asarray(out))
     analytic = {"x": module.backward(upstream)}
-    refs = dict(module.named_parameters())
+    if hasattr(module, "named_parameters"):
+        refs = dict(module.named_parameters())
+    else:
+        refs = {getattr(r, "name", "") or str(i): r for i, r in enumerate(module.parameters())}
     for name, ref in refs.items():
         grad = ref.grad
         analytic[name] = None if grad is None else np.array(grad, dtype=np.float64, copy=True)

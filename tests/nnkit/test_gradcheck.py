@@ -496,3 +496,39 @@ def test_a_gradient_that_is_truly_zero_is_not_called_a_bug(x):
     diag = report.diagnoses["0.b"]
     assert diag is None or diag.startswith("both gradients are zero up to round-off")
     assert diagnose(np.array([1e-16, -2e-16]), np.array([3e-11, 0.0])).startswith("both")
+
+
+def test_duck_typed_models_are_checked_too(x):
+    """A model with only forward/backward/parameters() (no Module base class) can be checked."""
+
+    class Ref:
+        def __init__(self, owner, key):
+            self.owner, self.key, self.name = owner, key, key
+
+        @property
+        def data(self):
+            return self.owner.params[self.key]
+
+        @property
+        def grad(self):
+            return self.owner.grads.get(self.key)
+
+    class Plain:
+        def __init__(self):
+            self.params = {"W": np.random.default_rng(0).standard_normal((3, 4))}
+            self.grads = {}
+
+        def forward(self, v):
+            self._v = v
+            return np.tanh(v @ self.params["W"].T)
+
+        def backward(self, dout):
+            dz = dout * (1 - np.tanh(self._v @ self.params["W"].T) ** 2)
+            self.grads["W"] = dz.T @ self._v
+            return dz @ self.params["W"]
+
+        def parameters(self):
+            return [Ref(self, "W")]
+
+    report = check_layer(Plain(), x, rng=0)
+    assert report.ok and set(report.errors) == {"x", "W"}
