@@ -460,3 +460,33 @@ def test_kinked_layers_report_a_false_alarm_next_to_the_kink(layer, kink):
     report = check_layer(layer, x, rng=0)
     assert not report.ok
     assert report.diagnoses["x"].startswith("false alarm")
+
+
+def test_layers_train_a_classifier_with_fit_and_adam():
+    """End to end: layers + SoftmaxCrossEntropy + Adam + nnkit.fit learn the spirals."""
+    from nnkit.data import make_spirals
+    from nnkit.optim import Adam
+    from nnkit.training import fit
+
+    X, y = make_spirals(100, 3, rng=0)
+    model = Sequential(
+        Linear(2, 64, rng=0, bias=False),
+        BatchNorm1d(64),
+        ReLU(),
+        Dropout(0.1, rng=1),
+        Linear(64, 3, rng=2),
+    )
+    fit(
+        model,
+        SoftmaxCrossEntropy(),
+        Adam(model.parameters(), lr=0.01),
+        X,
+        y,
+        100,
+        32,
+        rng=0,
+        progress=False,
+    )
+    model.eval()
+    assert np.mean(model(X).argmax(axis=1) == y) >= 0.9  # chance is 1/3; a linear model ~0.5
+    assert not np.allclose(model[1].buffers["running_mean"], 0)
