@@ -76,6 +76,7 @@ class Explorer:
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.note = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
         self.data: Any = None
+        self.png = b""
         self.notes: list[str] = []
         self._displayed_in: int | None = None
         self._widget: widgets.Widget | None = None
@@ -134,7 +135,8 @@ class Explorer:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             self.draw(self.data)
-        self.image.value = figure_png(self.figure, self.dpi)
+        self.png = figure_png(self.figure, self.dpi)
+        self.image.value = self.png
         self.note.value = " ".join(
             f"<span style='color:#a04000'>⚠ {html.escape(n)}</span>" for n in self.notes
         )
@@ -160,7 +162,7 @@ class Explorer:
 
     def mimebundle(self) -> dict[str, Any]:
         """The display data: widget view, static PNG, HTML and plain-text fallbacks."""
-        png = self.image.value
+        png = self.png
         encoded = base64.b64encode(png).decode("ascii")
         bundle: dict[str, Any] = {
             "text/plain": self.message,

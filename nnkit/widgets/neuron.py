@@ -20,14 +20,18 @@ from ._base import Explorer, quiet_call
 
 HIDDEN = 2
 MODES = ("one neuron", "hidden layer")
-#: Hidden-layer weights that solve XOR on the corners {0, 1}²: h1 = relu(x1 + x2),
-#: h2 = relu(x1 + x2 - 1), o = h1 - 2 h2 (0 on (0,0) and (1,1), 1 on (0,1) and (1,0)).
-XOR_LAYER = {
-    "W": np.array([[1.0, 1.0], [1.0, 1.0]]),
-    "b": np.array([0.0, -1.0]),
-    "v": np.array([1.0, -2.0]),
-    "c": 0.0,
-}
+
+
+def xor_layer() -> dict:
+    """Hidden-layer weights that solve XOR on the corners {0, 1}²: ``nnkit.neurons.xor_params``.
+
+    ``h1 = relu(x1 + x2)``, ``h2 = relu(x1 + x2 - 1)``, ``o = h1 - 2 h2``: 0 on (0,0) and (1,1),
+    1 on (0,1) and (1,0). Returned with the explorer's names ``W, b, v, c``.
+    """
+    from nnkit.neurons import xor_params
+
+    p = xor_params()
+    return {"W": np.asarray(p["W"]), "b": np.asarray(p["b"]), "v": np.asarray(p["w"]), "c": p["c"]}
 
 
 def load_dataset(name: str, n: int = 200, rng=0) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +156,8 @@ class NeuronExplorer(Explorer):
         super().__init__()
         self._n, self._rng = n, rng
         self._datasets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        W, b, v, c = XOR_LAYER["W"], XOR_LAYER["b"], XOR_LAYER["v"], XOR_LAYER["c"]
+        start = xor_layer()
+        W, b, v, c = start["W"], start["b"], start["v"], float(start["c"])
         self.controls = {
             "dataset": widgets.Dropdown(
                 options=["xor", "moons"], value=dataset, description="data"

@@ -128,6 +128,26 @@ def _stop(proc: subprocess.Popen) -> None:
         pass
 
 
+def _run_all_cells(page, attempts: int = 3) -> None:
+    """Run > Run All Cells, again if no cell started (a click before the kernel connected)."""
+    started = (
+        "() => [...document.querySelectorAll('.jp-InputPrompt')]"
+        ".some(e => /\\[(\\*|\\d+)\\]/.test(e.innerText))"
+    )
+    for _ in range(attempts):
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=45_000
+        )
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(started, timeout=15_000)
+            return
+        except Exception:
+            page.keyboard.press("Escape")
+    raise AssertionError("JupyterLab did not start running the cells after Run All Cells")
+
+
 def _image_src(img) -> str:
     return img.evaluate("e => e.currentSrc || e.src")
 
@@ -180,8 +200,7 @@ def test_activation_explorer_reacts_to_its_slider_in_jupyterlab(tmp_path):
                 page.wait_for_selector(
                     ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=45_000
                 )
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                _run_all_cells(page)
 
                 outputs = page.locator(".jp-OutputArea-output .widget-vbox")
                 explorer = outputs.filter(has_text="Activation explorer")
