@@ -181,12 +181,9 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every gradient: set it to ``None`` (default, as torch) or fill it with zeros."""
         for module in self.modules():
-            for key in module.params:
-                grad = module.grads.get(key)
-                if set_to_none or grad is None:
-                    module.grads[key] = None if set_to_none else np.zeros_like(module.params[key])
-                else:
-                    grad[...] = 0.0
+            for key, param in module.params.items():
+                # fresh zeros rather than zeroing in place: a gradient array may be shared
+                module.grads[key] = None if set_to_none else np.zeros_like(param)
 
     # -- saving ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
