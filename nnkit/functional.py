@@ -103,7 +103,12 @@ def linear_forward(x, W, b):
         )
     if b.shape != (W.shape[0],):
         raise ValueError(f"expected b of shape (M,) = ({W.shape[0]},), got shape {b.shape}")
-    return x @ W.T + b, (x, W, b)
+    out = x @ W.T
+    if out.dtype == np.result_type(out, b):
+        out += b  # in place on the fresh product: one pass, no second (N, M) temporary
+    else:
+        out = out + b  # a float64 bias promotes a float32 product, as NumPy would
+    return out, (x, W, b)
 
 
 @reference

@@ -201,9 +201,12 @@ def softmax_cross_entropy(logits, y):
     n, k = logits.shape
     labels = check_labels(y, n, k)
     rows = np.arange(n)
-    logp = _log_softmax(logits)
-    loss = -logp[rows, labels].mean()
-    dlogits = np.exp(logp)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    dlogits = np.exp(shifted)  # becomes the gradient in place below
+    sum_exp = dlogits.sum(axis=1, keepdims=True)
+    # log softmax of the true class only: z_y − max − log Σ exp(z − max)
+    loss = -(shifted[rows, labels] - np.log(sum_exp[:, 0])).mean()
+    dlogits /= sum_exp
     dlogits[rows, labels] -= 1
     dlogits /= n
     return loss, dlogits
