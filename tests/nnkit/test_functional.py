@@ -365,3 +365,16 @@ def test_graded_pairs_are_exported_and_guarded(name):
     assert getattr(fn, "__nnkit_reference__", None) == name
     with forbid(name), pytest.raises(ReferenceCallError):
         fn(None, None)
+
+
+def test_linear_does_not_modify_inputs_and_promotes_like_numpy(rng):
+    x, W, b = rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), rng.normal(size=2)
+    dout = rng.normal(size=(4, 2))
+    copies = [a.copy() for a in (x, W, b, dout)]
+    out, cache = F.linear_forward(x, W, b)
+    F.linear_backward(dout, cache)
+    for before, after in zip(copies, (x, W, b, dout), strict=True):
+        np.testing.assert_array_equal(before, after)
+    out32, _ = F.linear_forward(x.astype(np.float32), W.astype(np.float32), b)
+    assert out32.dtype == np.float64  # a float64 bias promotes, as x @ W.T + b would
+    np.testing.assert_allclose(out32, out, rtol=1e-6)

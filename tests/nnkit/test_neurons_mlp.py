@@ -239,3 +239,66 @@ def test_graded_functions_are_exported_and_guarded(name):
     assert getattr(fn, "__nnkit_reference__", None) == name
     with forbid(name), pytest.raises(ReferenceCallError):
         fn()
+
+
+def _valid_calls():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 3)), np.array([0, 1, 2, 0, 1, 2])
+    params = M.init_mlp(3, 4, 3, rng)
+    _, lin = F.linear_forward(X, params["W1"], params["b1"])
+    _, rel = F.relu_forward(X)
+    _, drop = F.dropout_forward(X, 0.5, True, 0)
+    _, bn = F.batchnorm_forward(X, np.ones(3), np.zeros(3), {}, True)
+    a = X[:, 0]
+    probs = L.softmax(X)
+    return {
+        "sigmoid": lambda: nnkit.sigmoid(a),
+        "sigmoid_grad": lambda: nnkit.sigmoid_grad(a),
+        "tanh": lambda: nnkit.tanh(a),
+        "tanh_grad": lambda: nnkit.tanh_grad(a),
+        "relu": lambda: nnkit.relu(a),
+        "relu_grad": lambda: nnkit.relu_grad(a),
+        "leaky_relu": lambda: nnkit.leaky_relu(a),
+        "leaky_relu_grad": lambda: nnkit.leaky_relu_grad(a),
+        "neuron_forward": lambda: nnkit.neuron_forward(X, np.ones(3), 0.0, np.tanh),
+        "layer_forward": lambda: nnkit.layer_forward(X, params["W1"], params["b1"], np.tanh),
+        "xor_params": nnkit.xor_params,
+        "softmax": lambda: nnkit.softmax(X),
+        "softmax_jacobian": lambda: nnkit.softmax_jacobian(a),
+        "cross_entropy": lambda: nnkit.cross_entropy(probs, y),
+        "softmax_cross_entropy": lambda: nnkit.softmax_cross_entropy(X, y),
+        "binary_cross_entropy_with_logits": lambda: nnkit.binary_cross_entropy_with_logits(
+            a, a > 0
+        ),
+        "max_margin_loss": lambda: nnkit.max_margin_loss(a, X[:, 1]),
+        "linear_forward": lambda: nnkit.linear_forward(X, params["W1"], params["b1"]),
+        "linear_backward": lambda: nnkit.linear_backward(np.ones((6, 4)), lin),
+        "relu_forward": lambda: nnkit.relu_forward(X),
+        "relu_backward": lambda: nnkit.relu_backward(X, rel),
+        "mlp_loss": lambda: nnkit.mlp_loss(params, X, y, reg=0.1),
+        "train_mlp": lambda: nnkit.train_mlp(X, y, hidden=4, epochs=2, rng=0),
+        "activation_stds": lambda: nnkit.activation_stds(X, [params["W1"]], np.tanh),
+        "gradient_norms": lambda: nnkit.gradient_norms(X, y, [params["W1"], params["W2"]], np.tanh),
+        "dropout_forward": lambda: nnkit.dropout_forward(X, 0.5, True, 0),
+        "dropout_backward": lambda: nnkit.dropout_backward(X, drop),
+        "l2_penalty": lambda: nnkit.l2_penalty(params, 0.1),
+        "l1_penalty": lambda: nnkit.l1_penalty(params, 0.1),
+        "early_stopping_epoch": lambda: nnkit.early_stopping_epoch([3.0, 2.0, 2.5], 1),
+        "batchnorm_forward": lambda: nnkit.batchnorm_forward(X, np.ones(3), np.zeros(3), {}, True),
+        "batchnorm_backward": lambda: nnkit.batchnorm_backward(X, bn),
+        "batchnorm_backward_alt": lambda: nnkit.batchnorm_backward_alt(X, bn),
+    }
+
+
+def test_each_reference_works_while_every_other_reference_is_forbidden():
+    """No reference calls another through its guard, so grading one never trips another.
+
+    (Callables passed in as arguments, such as the activation ``g``, are the caller's: here
+    ``np.tanh``, which is not guarded.)"""
+    calls = _valid_calls()
+    for name, call in calls.items():
+        assert getattr(nnkit, name).__nnkit_reference__ == name
+        others = [other for other in calls if other != name]
+        with forbid(*others) as record:
+            call()
+        assert record == [], (name, record)
