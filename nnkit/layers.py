@@ -588,6 +588,8 @@ class BatchNorm1d(Module):
 
 
 def _accepts_input_grad(layer: Module) -> bool:
+    if isinstance(layer, (Linear, Sequential)) and "backward" not in vars(layer):
+        return True  # fast path, once per training step: no signature inspection
     try:
         return "input_grad" in inspect.signature(layer.backward).parameters
     except (TypeError, ValueError):  # pragma: no cover - callables without a signature
