@@ -121,7 +121,8 @@ def gradient_norms(X, y, weights: Sequence, activation) -> list[float]:
         ``nnkit.tanh``, ``nnkit.sigmoid``, ... and ``numpy.tanh``) is recognised and its
         derivative looked up; any other function must come with its derivative as a
         ``(fn, grad_fn)`` tuple (``grad_fn`` taking the pre-activation); a string is looked up
-        in ``nnkit.ACTIVATIONS`` (``"relu"``).
+        in ``nnkit.ACTIVATIONS`` (``"relu"``). ``nnkit.leaky_relu`` is taken with its default
+        slope ``k = 0.01``; for another slope pass the pair.
 
     Returns
     -------
