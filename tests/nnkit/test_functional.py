@@ -378,3 +378,11 @@ def test_linear_does_not_modify_inputs_and_promotes_like_numpy(rng):
     out32, _ = F.linear_forward(x.astype(np.float32), W.astype(np.float32), b)
     assert out32.dtype == np.float64  # a float64 bias promotes, as x @ W.T + b would
     np.testing.assert_allclose(out32, out, rtol=1e-6)
+
+
+def test_dropout_keeps_float32(rng):
+    x = rng.normal(size=(4, 5)).astype(np.float32)
+    out, cache = F.dropout_forward(x, 0.5, True, rng)
+    dx = F.dropout_backward(np.ones_like(x), cache)
+    assert out.dtype == np.float32 and dx.dtype == np.float32
+    np.testing.assert_array_equal(out, np.where(dx != 0, x * np.float32(2.0), 0))

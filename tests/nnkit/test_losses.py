@@ -295,3 +295,22 @@ def test_graded_functions_are_exported_and_guarded(name):
     assert getattr(fn, "__nnkit_reference__", None) == name
     with forbid(name), pytest.raises(ReferenceCallError):
         fn(np.zeros((1, 2)), np.zeros(1, dtype=int))
+
+
+def test_remaining_losses_keep_float32_with_float32_accuracy(rng):
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    t = rng.uniform(size=(5, 3)).astype(np.float32)
+    calls = [
+        lambda a, b: L.binary_cross_entropy_with_logits(a, b),
+        lambda a, b: L.mse_loss(a, b),
+        lambda a, b: L.max_margin_loss(a[:, 0], b[:, 0]),
+    ]
+    for call in calls:
+        out32 = call(x, t)
+        out64 = call(x.astype(np.float64), t.astype(np.float64))
+        for a32, a64 in zip(out32, out64, strict=True):
+            assert np.asarray(a32).dtype == np.float32
+            np.testing.assert_allclose(a32, a64, rtol=1e-5, atol=1e-7)
+    probs = L.softmax(x)
+    ce = L.cross_entropy(probs, np.array([0, 1, 2, 0, 1]))
+    assert np.asarray(ce).dtype == np.float32
