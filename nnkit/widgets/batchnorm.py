@@ -42,6 +42,8 @@ class BatchNormData:
     train: bool
     gamma: float
     beta: float
+    slope_before: float  # mean sigmoid'(x) over the batch's feature 1: how much gradient flows
+    slope_after: float  # the same after batch norm
 
 
 def batchnorm_data(
@@ -85,9 +87,11 @@ def batchnorm_data(
     x = mean + std * gen.standard_normal((batch_size, d))
     frozen = {k: np.array(v, dtype=np.float64) for k, v in state.items()}
     out, _ = quiet_call(batchnorm_forward, x, g, b, frozen, bool(train))
+    out = np.asarray(out, dtype=np.float64)
+    s_before, s_after = _sigmoid(x[:, 0]), _sigmoid(out[:, 0])
     return BatchNormData(
         x=x,
-        out=np.asarray(out, dtype=np.float64),
+        out=out,
         true_mean=mean,
         true_var=std**2,
         running_means=np.array(running_means),
@@ -96,6 +100,8 @@ def batchnorm_data(
         train=bool(train),
         gamma=float(gamma),
         beta=float(beta),
+        slope_before=float(np.mean(s_before * (1 - s_before))),
+        slope_after=float(np.mean(s_after * (1 - s_after))),
     )
 
 
@@ -173,7 +179,10 @@ class BatchNormExplorer(Explorer):
             color="C0",
             label="feature 1 with BN",
         )
-        s.set_title("through a sigmoid", fontsize=9)
+        s.set_title(
+            f"through a sigmoid: mean σ' {data.slope_before:.2f} → {data.slope_after:.2f}",
+            fontsize=9,
+        )
         s.legend(fontsize=7, loc="upper left")
         r = axes["running"]
         steps = np.arange(data.running_means.shape[0])

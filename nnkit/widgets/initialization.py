@@ -186,26 +186,43 @@ class InitExplorer(Explorer):
         span = float(span) if np.isfinite(span) and span > 0 else 1.0
         for i, (layer, sample) in enumerate(zip(data.shown_layers, finite, strict=True)):
             ax = axes[f"h{i}"]
+            title = f"layer {layer}: std {data.stds[layer - 1]:.2g}"
+            zero = float(np.mean(sample == 0)) if sample.size else 0.0
+            if zero > 0.05:  # ReLU's exact zeros would flatten the rest of the histogram
+                sample = sample[sample != 0]
+                title += f", {100 * zero:.0f}% = 0"
             ax.hist(sample, bins=50, range=(-span, span), color="C0", alpha=0.8)
-            ax.set_title(f"layer {layer}: std {data.stds[layer - 1]:.2g}", fontsize=9)
+            ax.set_title(title, fontsize=8)
             ax.set_yticks([])
             ax.tick_params(labelsize=7)
         layers = np.arange(1, data.depth + 1)
         ax = axes["std"]
-        ax.plot(layers, np.maximum(data.stds, 1e-30), "o-", color="C0")
+        ax.plot(layers, np.maximum(np.nan_to_num(data.stds, nan=1e300), 1e-300), "o-", color="C0")
         ax.set_yscale("log")
         ax.set_xlabel("layer")
         ax.set_title("std of the activations")
         ax = axes["grad"]
-        ax.bar(layers, np.maximum(np.nan_to_num(data.grad_norms, posinf=1e300), 1e-30), color="C3")
+        norms = np.nan_to_num(np.asarray(data.grad_norms), nan=np.inf, posinf=1e300)
+        ax.plot(layers, np.maximum(norms, 1e-300), "s-", color="C3")
         ax.set_yscale("log")
         ax.set_xlabel("layer")
         ax.set_title("gradient norm ‖∂L/∂W_l‖")
+        for name in ("std", "grad"):
+            _at_least_decades(axes[name], 2)
         self.figure.suptitle(
             f"{data.depth} layers × {data.width} units, {data.activation}, "
             f"{data.init} × {data.scale:.3g}",
             fontsize=10,
         )
+
+
+def _at_least_decades(ax, decades: float) -> None:
+    """Widen a log axis to span ``decades`` around its data, so steady curves look steady."""
+    lo, hi = ax.get_ylim()
+    if lo > 0 and hi > 0 and np.log10(hi / lo) < decades:
+        mid = np.sqrt(lo * hi)
+        half = 10 ** (decades / 2)
+        ax.set_ylim(mid / half, mid * half)
 
 
 def init_explorer() -> InitExplorer:

@@ -82,6 +82,8 @@ class NeuronData:
     accuracy: float
     threshold: float
     lines: list[tuple[float, float, float]]  # (w1, w2, b): the lines w1 x1 + w2 x2 + b = 0
+    features: np.ndarray  # one neuron: z = X w + b, (N,); hidden layer: h = g(X W.T + b), (N, 2)
+    readout: tuple[float, ...]  # one neuron: (); hidden layer: (v1, v2, c)
 
 
 def neuron_data(
@@ -114,6 +116,13 @@ def neuron_data(
         ]
     scores = score(X)
     predictions = (scores > 0.5).astype(np.int64)
+    if mode == "one neuron":
+        features = X @ np.asarray(params["w"], dtype=np.float64) + float(params["b"])
+        readout: tuple[float, ...] = ()
+    else:
+        g = _activation(activation)
+        features = quiet_call(g, X @ np.asarray(params["W"]).T + np.asarray(params["b"]))
+        readout = (float(params["v"][0]), float(params["v"][1]), float(params["c"]))
     return NeuronData(
         mode=mode,
         X=X,
@@ -126,6 +135,8 @@ def neuron_data(
         accuracy=float(np.mean(predictions == y)),
         threshold=0.5,
         lines=lines,
+        features=features,
+        readout=readout,
     )
 
 
@@ -150,7 +161,7 @@ class NeuronExplorer(Explorer):
     ``W11, W12, W21, W22, b1, b2, v1, v2, c``."""
 
     title = "Neuron and layer explorer: decision boundaries on 2-D data"
-    figsize = (8.5, 3.9)
+    figsize = (10.0, 4.2)
 
     def __init__(self, dataset: str = "xor", n: int = 200, rng=0) -> None:
         super().__init__()
@@ -168,7 +179,7 @@ class NeuronExplorer(Explorer):
             ),
             "w1": _slider(1.0, "w1"),
             "w2": _slider(1.0, "w2"),
-            "b": _slider(-1.0, "b"),
+            "b": _slider(-0.5, "b"),
             "W11": _slider(W[0, 0], "W11"),
             "W12": _slider(W[0, 1], "W12"),
             "b1": _slider(b[0], "b1"),
@@ -225,47 +236,92 @@ class NeuronExplorer(Explorer):
         return neuron_data(X, y, v["mode"], self.params(), v["activation"])
 
     def draw(self, data: NeuronData) -> None:
-        ax = self.figure.subplots()
-        levels = np.linspace(-0.5, 1.5, 21)
-        shown = np.clip(data.grid_scores, -0.5, 1.5)
-        cs = ax.contourf(data.xx, data.yy, shown, levels=levels, cmap="coolwarm", alpha=0.45)
-        self.figure.colorbar(
-            cs, ax=ax, label="σ(w·x + b)" if data.mode == "one neuron" else "output o"
-        )
+        ax, ax2 = self.figure.subplots(1, 2, width_ratios=[1.25, 1])
+        draw_plane(ax, data)
+        if data.mode == "one neuron":
+            draw_neuron_output(ax2, data)
+        else:
+            draw_hidden_space(ax2, data)
+
+
+def _classes(ax, P: np.ndarray, data: NeuronData) -> None:
+    ax.scatter(
+        P[:, 0],
+        P[:, 1],
+        c=data.y,
+        cmap="coolwarm",
+        vmin=-0.3,
+        vmax=1.3,
+        s=16,
+        edgecolors="k",
+        linewidths=0.4,
+    )
+    wrong = data.predictions != data.y
+    ax.scatter(P[wrong, 0], P[wrong, 1], marker="x", color="k", s=22, linewidths=0.8)
+
+
+def draw_plane(ax, data: NeuronData) -> None:
+    """The input plane: the model's output as colour, the decision boundary, the data."""
+    one = data.mode == "one neuron"
+    lo, hi = (0.0, 1.0) if one else (-0.5, 1.5)
+    levels = np.linspace(lo, hi, 21)
+    shown = np.clip(data.grid_scores, lo, hi)
+    cs = ax.contourf(data.xx, data.yy, shown, levels=levels, cmap="coolwarm", alpha=0.45)
+    ax.figure.colorbar(cs, ax=ax, label="σ(w·x + b)" if one else "output o", shrink=0.9)
+    if data.grid_scores.min() < data.threshold < data.grid_scores.max():
         ax.contour(
-            data.xx, data.yy, data.grid_scores, levels=[data.threshold], colors="k", linewidths=1.6
+            data.xx, data.yy, data.grid_scores, levels=[data.threshold], colors="k", linewidths=1.8
         )
-        ax.scatter(
-            data.X[:, 0],
-            data.X[:, 1],
-            c=data.y,
-            cmap="coolwarm",
-            s=16,
-            edgecolors="k",
-            linewidths=0.4,
-        )
-        wrong = data.predictions != data.y
-        ax.scatter(data.X[wrong, 0], data.X[wrong, 1], marker="x", color="k", s=22, linewidths=0.8)
-        if data.mode == "hidden layer":
-            xs = np.array([data.xx[0, 0], data.xx[0, -1]])
-            for j, (w1, w2, b) in enumerate(data.lines):
-                if abs(w2) > 1e-9:
-                    ax.plot(
-                        xs,
-                        -(w1 * xs + b) / w2,
-                        ls="--",
-                        lw=1.1,
-                        color=f"C{j + 2}",
-                        label=f"unit {j + 1}: W{j + 1}·x + b{j + 1} = 0",
-                    )
-                elif abs(w1) > 1e-9:
-                    ax.axvline(-b / w1, ls="--", lw=1.1, color=f"C{j + 2}", label=f"unit {j + 1}")
-            ax.legend(fontsize=7, loc="upper right")
-        ax.set_xlim(data.xx[0, 0], data.xx[0, -1])
-        ax.set_ylim(data.yy[0, 0], data.yy[-1, 0])
-        ax.set_title(f"{data.mode}: accuracy {100 * data.accuracy:.0f}% (× = misclassified)")
-        ax.set_xlabel("$x_1$")
-        ax.set_ylabel("$x_2$")
+    _classes(ax, data.X, data)
+    if not one:
+        xs = np.array([data.xx[0, 0], data.xx[0, -1]])
+        for j, (w1, w2, b) in enumerate(data.lines):
+            style = dict(ls="--", lw=1.1, color=f"C{j + 2}", label=f"unit {j + 1}: z{j + 1} = 0")
+            if abs(w2) > 1e-9:
+                ax.plot(xs, -(w1 * xs + b) / w2, **style)
+            elif abs(w1) > 1e-9:
+                ax.axvline(-b / w1, **style)
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlim(data.xx[0, 0], data.xx[0, -1])
+    ax.set_ylim(data.yy[0, 0], data.yy[-1, 0])
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_title(f"{data.mode}: accuracy {100 * data.accuracy:.0f}%  (× = wrong)", fontsize=10)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+
+
+def draw_neuron_output(ax, data: NeuronData) -> None:
+    """Every point at its pre-activation z = w·x + b and output σ(z): one threshold at z = 0."""
+    z = data.features
+    span = max(4.0, float(np.max(np.abs(z))) * 1.05)
+    grid = np.linspace(-span, span, 200)
+    ax.plot(grid, neuron_scores(grid[:, None], [1.0], 0.0), color="0.5", lw=1)
+    _classes(ax, np.column_stack([z, data.scores]), data)
+    ax.axvline(0, color="k", lw=1.2)
+    ax.axhline(0.5, color="k", lw=0.6, ls=":")
+    ax.set_xlabel("z = w·x + b")
+    ax.set_ylabel("σ(z)")
+    ax.set_title("what the neuron sees: one number per point", fontsize=10)
+
+
+def draw_hidden_space(ax, data: NeuronData) -> None:
+    """The points in the hidden space (h1, h2) and the output's line v·h + c = 0.5 there."""
+    h = data.features
+    _classes(ax, h, data)
+    v1, v2, c = data.readout
+    lo = np.minimum(h.min(axis=0), 0.0) - 0.3
+    hi = np.maximum(h.max(axis=0), 1.0) + 0.3
+    xs = np.array([lo[0], hi[0]])
+    if abs(v2) > 1e-9:
+        ax.plot(xs, (0.5 - c - v1 * xs) / v2, color="k", lw=1.8, label="v·h + c = 0.5")
+    elif abs(v1) > 1e-9:
+        ax.axvline((0.5 - c) / v1, color="k", lw=1.8, label="v·h + c = 0.5")
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel("$h_1$")
+    ax.set_ylabel("$h_2$")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("hidden space h = g(Wx + b): the output draws a line here", fontsize=10)
 
 
 def neuron_explorer(dataset: str = "xor") -> NeuronExplorer:
