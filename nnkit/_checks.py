@@ -25,7 +25,7 @@ def as_rng(rng: np.random.Generator | int | None, name: str = "rng") -> np.rando
 
 
 def as_float_array(x, name: str) -> np.ndarray:
-    """Return ``x`` as a floating array: float32 and float64 keep their dtype, others become float64."""
+    """Return ``x`` as a floating array; float32/float64 keep their dtype, others become float64."""
     try:
         arr = np.asarray(x)
     except Exception as exc:  # pragma: no cover - exotic inputs
@@ -38,7 +38,7 @@ def as_float_array(x, name: str) -> np.ndarray:
 
 
 def check_ndim(arr: np.ndarray, ndim: int, name: str, shape_hint: str) -> None:
-    """Raise ``ValueError`` unless ``arr`` has ``ndim`` dimensions; ``shape_hint`` like ``'(N, D)'``."""
+    """Raise ``ValueError`` unless ``arr`` has ``ndim`` dimensions (hint: ``'(N, D)'``)."""
     if arr.ndim != ndim:
         raise ValueError(f"expected {name} of shape {shape_hint}, got shape {arr.shape}")
 
