@@ -546,7 +546,7 @@ def _accuracy(params, X, y) -> float:
 
 
 TRAIN_THRESHOLD = 0.9
-TRAIN_KWARGS = {"hidden": 64, "lr": 1.0, "epochs": 200, "batch_size": 32}
+TRAIN_KWARGS = {"hidden": 64, "lr": 0.5, "epochs": 300, "batch_size": 32}
 
 
 def _train_runner(seed: int, data_seed: int):

@@ -162,7 +162,7 @@ def mlp_loss(params, X, y, reg=0.0):
 '''
 
 TRAIN = '''
-def train_mlp(X, y, hidden=64, lr=1.0, epochs=200, batch_size=32, rng=None):
+def train_mlp(X, y, hidden=64, lr=0.5, epochs=300, batch_size=32, rng=None):
     """Train a one-hidden-layer network with mini-batch stochastic gradient descent.
 
     Parameters
@@ -422,7 +422,7 @@ def build():
         from nnkit.plots import plot_decision_boundary
 
         X_sp, y_sp = nnkit.make_spirals(rng=0)
-        settings = dict(hidden=64, lr=1.0, epochs=200, batch_size=32, rng=0)
+        settings = dict(hidden=64, lr=0.5, epochs=300, batch_size=32, rng=0)
         params_ref = nnkit.train_mlp(X_sp, y_sp, **settings)
 
         def predict_ref(X):
