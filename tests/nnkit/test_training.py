@@ -6,53 +6,29 @@ import numpy as np
 import pytest
 
 from nnkit import data, schedules, training
+from nnkit.layers import BatchNorm1d, Dropout, Linear, ReLU, Sequential, SoftmaxCrossEntropy
 from nnkit.optim import SGD, Adam, Param
 
 
-class _SoftmaxRegression:
-    """Minimal stand-in for an nnkit.layers model: logits = X Wᵀ + b, with mode bookkeeping."""
+def _model(d=4, k=3, hidden=16, seed=0, batchnorm=False):
+    """A small nnkit.layers MLP: Linear → (BatchNorm1d →) ReLU → Linear."""
+    layers = [Linear(d, hidden, rng=seed)]
+    if batchnorm:
+        layers.append(BatchNorm1d(hidden))
+    layers += [ReLU(), Linear(hidden, k, rng=seed + 1)]
+    return Sequential(*layers)
 
-    def __init__(self, d, k, rng=0):
-        rng = np.random.default_rng(rng)
-        self.W = Param(0.01 * rng.standard_normal((k, d)), name="W")
-        self.b = Param(np.zeros(k), name="b")
-        self.training = True
+
+class _ModeSpy(Sequential):
+    """A real Sequential that records the training flag at every forward pass."""
+
+    def __init__(self, *layers):
+        super().__init__(*layers)
         self.forward_modes: list[bool] = []
-
-    def train(self, mode=True):
-        self.training = mode
-        return self
-
-    def eval(self):
-        return self.train(False)
-
-    def parameters(self):
-        return [self.W, self.b]
 
     def forward(self, x):
         self.forward_modes.append(self.training)
-        self._x = x
-        return x @ self.W.data.T + self.b.data
-
-    def backward(self, dout):
-        self.W.grad = dout.T @ self._x
-        self.b.grad = dout.sum(axis=0)
-        return dout @ self.W.data
-
-
-class _SoftmaxCE:
-    """Stand-in loss object: forward(logits, y) → mean cross-entropy; backward() → dlogits."""
-
-    def forward(self, logits, y):
-        z = logits - logits.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        self._d = np.exp(logp)
-        self._d[np.arange(len(y)), y] -= 1
-        self._d /= len(y)
-        return float(-logp[np.arange(len(y)), y].mean())
-
-    def backward(self):
-        return self._d
+        return super().forward(x)
 
 
 def _blobs():
@@ -116,8 +92,8 @@ def test_accuracy_from_scores_and_from_labels():
 
 def test_fit_lowers_the_loss_on_a_learnable_problem():
     (X, y), (X_val, y_val), _ = _blobs()
-    model = _SoftmaxRegression(4, 3)
-    loss_fn = _SoftmaxCE()
+    model = _model()
+    loss_fn = SoftmaxCrossEntropy()
     before, _ = training.evaluate(model, loss_fn, X_val, y_val)
     hist = training.fit(
         model,
@@ -144,10 +120,10 @@ def test_fit_lowers_the_loss_on_a_learnable_problem():
 
 def test_fit_uses_train_mode_for_steps_and_eval_mode_for_validation():
     (X, y), (X_val, y_val), _ = _blobs()
-    model = _SoftmaxRegression(4, 3)
+    model = _ModeSpy(*_model().layers)
     training.fit(
         model,
-        _SoftmaxCE(),
+        SoftmaxCrossEntropy(),
         SGD(model.parameters(), lr=0.05),
         X,
         y,
@@ -162,17 +138,18 @@ def test_fit_uses_train_mode_for_steps_and_eval_mode_for_validation():
     evals_per_epoch = -(-len(X_val) // 1024)
     expected = ([True] * steps_per_epoch + [False] * evals_per_epoch) * 2
     assert model.forward_modes == expected
+    assert model.training is False and all(not m.training for m in model.modules())
 
 
 def test_fit_is_reproducible_given_the_seed():
     (X, y), _, _ = _blobs()
     runs = []
     for _ in range(2):
-        model = _SoftmaxRegression(4, 3)
+        model = _model()
         runs.append(
             training.fit(
                 model,
-                _SoftmaxCE(),
+                SoftmaxCrossEntropy(),
                 Adam(model.parameters(), lr=0.01),
                 X,
                 y,
@@ -189,8 +166,8 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     """Validation labels that contradict training make val loss rise: stop after `patience`."""
     (X, y), (X_val, y_val), _ = _blobs()
     y_val_wrong = (y_val + 1) % 3
-    model = _SoftmaxRegression(4, 3)
-    loss_fn = _SoftmaxCE()
+    model = _model()
+    loss_fn = SoftmaxCrossEntropy()
     hist = training.fit(
         model,
         loss_fn,
@@ -217,10 +194,10 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
 def test_early_stopping_matches_the_lesson_rule():
     """Epoch kept = argmin up to the stop, as regularization.early_stopping_epoch defines it."""
     (X, y), (X_val, y_val), _ = _blobs()
-    model = _SoftmaxRegression(4, 3)
+    model = _model()
     hist = training.fit(
         model,
-        _SoftmaxCE(),
+        SoftmaxCrossEntropy(),
         SGD(model.parameters(), lr=0.5),
         X,
         y,
@@ -245,10 +222,10 @@ def test_early_stopping_matches_the_lesson_rule():
 
 def test_progress_false_prints_nothing_and_true_shows_a_bar(capsys):
     (X, y), (X_val, y_val), _ = _blobs()
-    model = _SoftmaxRegression(4, 3)
+    model = _model()
     training.fit(
         model,
-        _SoftmaxCE(),
+        SoftmaxCrossEntropy(),
         SGD(model.parameters(), lr=0.05),
         X,
         y,
@@ -263,7 +240,7 @@ def test_progress_false_prints_nothing_and_true_shows_a_bar(capsys):
     assert out.out == "" and out.err == ""
     training.fit(
         model,
-        _SoftmaxCE(),
+        SoftmaxCrossEntropy(),
         SGD(model.parameters(), lr=0.05),
         X,
         y,
@@ -280,11 +257,11 @@ def test_progress_false_prints_nothing_and_true_shows_a_bar(capsys):
 
 def test_scheduler_changes_the_learning_rate_per_epoch():
     (X, y), _, _ = _blobs()
-    model = _SoftmaxRegression(4, 3)
+    model = _model()
     opt = SGD(model.parameters(), lr=0.1)
     hist = training.fit(
         model,
-        _SoftmaxCE(),
+        SoftmaxCrossEntropy(),
         opt,
         X,
         y,
@@ -302,12 +279,12 @@ def test_scheduler_changes_the_learning_rate_per_epoch():
 def test_plateau_scheduler_is_fed_the_validation_loss():
     """Replaying history.val_loss into a fresh ReduceLROnPlateau reproduces history.lr."""
     (X, y), (X_val, y_val), _ = _blobs()
-    model = _SoftmaxRegression(4, 3)
+    model = _model()
     opt = SGD(model.parameters(), lr=0.5)
     sched = schedules.ReduceLROnPlateau(opt, factor=0.5, patience=0)
     hist = training.fit(
         model,
-        _SoftmaxCE(),
+        SoftmaxCrossEntropy(),
         opt,
         X,
         y,
@@ -351,10 +328,10 @@ def test_plateau_scheduler_is_fed_the_validation_loss():
     ],
 )
 def test_fit_rejects_bad_input(kwargs, exc, match):
-    model = _SoftmaxRegression(4, 3)
+    model = _model()
     args = {
         "model": model,
-        "loss_fn": _SoftmaxCE(),
+        "loss_fn": SoftmaxCrossEntropy(),
         "optimizer": SGD(model.parameters(), lr=0.1),
         "X": np.zeros((10, 4)),
         "y": np.zeros(10, dtype=int),
@@ -372,22 +349,86 @@ def test_history_as_dict():
     assert h.as_dict()["train_loss"] == [1.0, 0.5] and h.as_dict()["best_epoch"] == 1
 
 
-class _ModelThatCanSkipInputGrad(_SoftmaxRegression):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+class _InputGradSpy(Sequential):
+    def __init__(self, *layers):
+        super().__init__(*layers)
         self.input_grad_flags: list[bool] = []
 
     def backward(self, dout, input_grad=True):
         self.input_grad_flags.append(input_grad)
-        dx = super().backward(dout)
-        return dx if input_grad else None
+        return super().backward(dout, input_grad=input_grad)
 
 
 def test_fit_asks_the_model_to_skip_the_input_gradient_when_it_can():
     """A training step never needs dL/dX; fit passes input_grad=False to models that accept it."""
     (X, y), _, _ = _blobs()
-    model = _ModelThatCanSkipInputGrad(4, 3)
+    model = _InputGradSpy(*_model().layers)
     training.fit(
-        model, _SoftmaxCE(), SGD(model.parameters(), lr=0.1), X, y, 2, 50, rng=0, progress=False
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        2,
+        50,
+        rng=0,
+        progress=False,
     )
     assert model.input_grad_flags == [False] * (2 * -(-len(X) // 50))
+
+
+def test_fit_trains_a_real_mlp_on_spirals():
+    """Sequential(Linear, ReLU, Linear) + SoftmaxCrossEntropy + Adam learns the spirals."""
+    X, y = data.make_spirals(100, 3, rng=0)
+    model = Sequential(Linear(2, 64, rng=1), ReLU(), Linear(64, 3, rng=2))
+    loss_fn = SoftmaxCrossEntropy()
+    hist = training.fit(
+        model, loss_fn, Adam(model.parameters(), lr=0.02), X, y, 60, 32, rng=3, progress=False
+    )
+    assert hist.train_loss[-1] < 0.3 * hist.train_loss[0]
+    _, acc = training.evaluate(model, loss_fn, X, y)
+    assert acc > 0.9
+    # The linear classifier's ceiling on spirals is far lower: the hidden layer is doing work.
+    linear = Sequential(Linear(2, 3, rng=1))
+    training.fit(
+        linear, loss_fn, Adam(linear.parameters(), lr=0.02), X, y, 60, 32, rng=3, progress=False
+    )
+    assert training.evaluate(linear, loss_fn, X, y)[1] < 0.7
+
+
+def test_early_stopping_restores_buffers_too():
+    """With BatchNorm, the best epoch's running statistics come back with its weights."""
+    (X, y), (X_val, y_val), _ = _blobs()
+    y_val_wrong = (y_val + 1) % 3
+    model = _model(batchnorm=True)
+    loss_fn = SoftmaxCrossEntropy()
+    hist = training.fit(
+        model,
+        loss_fn,
+        SGD(model.parameters(), lr=0.05),
+        X,
+        y,
+        50,
+        16,
+        X_val,
+        y_val_wrong,
+        rng=0,
+        early_stopping=2,
+        progress=False,
+    )
+    assert hist.stopped_early
+    restored, _ = training.evaluate(model, loss_fn, X_val, y_val_wrong)
+    assert restored == pytest.approx(hist.val_loss[hist.best_epoch], rel=1e-12)
+
+
+def test_evaluate_is_deterministic_with_dropout():
+    """Evaluation runs in eval mode: dropout is off, so two evaluations agree exactly."""
+    (X, y), _, _ = _blobs()
+    model = Sequential(Linear(4, 32, rng=0), ReLU(), Dropout(0.5, rng=1), Linear(32, 3, rng=2))
+    loss_fn = SoftmaxCrossEntropy()
+    first = training.evaluate(model, loss_fn, X, y, batch_size=7)
+    second = training.evaluate(model, loss_fn, X, y)
+    assert first[0] == pytest.approx(second[0], rel=1e-12) and first[1] == second[1]
+    model.train()
+    noisy = [loss_fn.forward(model.forward(X), y) for _ in range(2)]
+    assert noisy[0] != noisy[1]
