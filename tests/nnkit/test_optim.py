@@ -286,3 +286,24 @@ def test_classes_do_not_go_through_guarded_references():
         optim.Adam([p]).step()
         optim.SGD([p], lr=0.1, momentum=0.9).step()
     assert calls == []
+
+
+def test_optimizers_drive_real_layer_parameters():
+    """On Module.parameters() (ParamRef objects) a step updates the layer's own arrays."""
+    from nnkit.layers import Linear
+
+    layer = Linear(3, 2, rng=0)
+    W_before = layer.params["W"].copy()
+    W_array = layer.params["W"]
+    opt = optim.SGD(layer.parameters(), lr=0.1, momentum=0.9)
+    x = np.random.default_rng(1).standard_normal((5, 3))
+    layer.forward(x)
+    layer.backward(np.ones((5, 2)))
+    dW = layer.grads["W"].copy()
+    opt.step()
+    assert layer.params["W"] is W_array
+    np.testing.assert_allclose(layer.params["W"], W_before - 0.1 * dW, rtol=1e-15)
+    opt.zero_grad()
+    assert layer.grads["W"] is None and layer.grads["b"] is None
+    opt.step()  # no gradients: nothing moves
+    np.testing.assert_allclose(layer.params["W"], W_before - 0.1 * dW, rtol=1e-15)
