@@ -33,6 +33,9 @@ class Surface:
     ylim: tuple[float, float]
     minima: tuple[tuple[float, float], ...]
     log_levels: bool = False
+    lr: float = 0.02  # a learning rate that shows the surface's lesson for SGD and momentum
+    adaptive_lr: float = 0.1  # the same for Adagrad, RMSprop and Adam
+    steps: int = 100
 
 
 def _valley_f(w):
@@ -62,9 +65,29 @@ def _rosenbrock_grad(w):
 
 
 SURFACES: dict[str, Surface] = {
-    "valley": Surface("valley", _valley_f, _valley_grad, (-4.0, 1.0), (-5, 5), (-2, 2), ((0, 0),)),
+    "valley": Surface(
+        "valley",
+        _valley_f,
+        _valley_grad,
+        (-4.0, 1.0),
+        (-5, 5),
+        (-2, 2),
+        ((0, 0),),
+        lr=0.02,
+        adaptive_lr=0.1,
+        steps=100,
+    ),
     "saddle": Surface(
-        "saddle", _saddle_f, _saddle_grad, (-2.0, 1e-3), (-2.5, 2.5), (-1.8, 1.8), ((0, 1), (0, -1))
+        "saddle",
+        _saddle_f,
+        _saddle_grad,
+        (-2.0, 1e-3),
+        (-2.5, 2.5),
+        (-1.8, 1.8),
+        ((0, 1), (0, -1)),
+        lr=0.05,
+        adaptive_lr=0.05,
+        steps=100,
     ),
     "rosenbrock": Surface(
         "rosenbrock",
@@ -74,11 +97,17 @@ SURFACES: dict[str, Surface] = {
         (-2, 2),
         (-1, 3),
         ((1, 1),),
-        True,
+        log_levels=True,
+        lr=0.001,
+        adaptive_lr=0.02,
+        steps=300,
     ),
 }
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+#: These take steps of about ``lr`` in each coordinate, whatever the gradient's size, so their
+#: learning rate lives on its own scale (and slider).
+ADAPTIVE = ("adagrad", "rmsprop", "adam")
 
 
 def _step_function(name: str, lr: float, momentum: float) -> Callable:
@@ -135,6 +164,7 @@ class PlaygroundData:
 
     surface: Surface
     lr: float
+    adaptive_lr: float
     momentum: float
     steps: int
     start: tuple[float, float]
@@ -147,19 +177,26 @@ def playground_data(
     surface: str = "valley",
     optimizers=("sgd", "momentum", "adam"),
     *,
-    lr: float = 0.05,
+    lr: float = 0.02,
+    adaptive_lr: float | None = None,
     momentum: float = 0.9,
     steps: int = 100,
     start: tuple[float, float] | None = None,
 ) -> PlaygroundData:
-    """Run every optimizer in ``optimizers`` from the same start; see ``run_optimizer``."""
+    """Run every optimizer in ``optimizers`` from the same start; see ``run_optimizer``.
+
+    ``lr`` drives SGD, momentum and Nesterov; ``adaptive_lr`` (default: ``lr``) drives
+    Adagrad, RMSprop and Adam. ``momentum`` is also Adam's ``beta1``.
+    """
+    adaptive_lr = float(lr if adaptive_lr is None else adaptive_lr)
     if surface not in SURFACES:
         raise ValueError(f"unknown surface {surface!r}; expected one of {sorted(SURFACES)}")
     s = SURFACES[surface]
     start = tuple(s.start) if start is None else (float(start[0]), float(start[1]))
-    data = PlaygroundData(s, float(lr), float(momentum), int(steps), start)
+    data = PlaygroundData(s, float(lr), adaptive_lr, float(momentum), int(steps), start)
     for name in optimizers:
-        path = run_optimizer(s, name, lr=lr, momentum=momentum, steps=steps, start=start)
+        rate = adaptive_lr if name in ADAPTIVE else lr
+        path = run_optimizer(s, name, lr=rate, momentum=momentum, steps=steps, start=start)
         data.trajectories[name] = path
         with np.errstate(all="ignore"):
             data.losses[name] = s.f(path)
@@ -169,13 +206,19 @@ def playground_data(
 
 
 class OptimizerPlayground(Explorer):
-    """Controls: ``surface``, ``optimizers`` (a tuple of names), ``lr``, ``momentum``, ``steps``."""
+    """Controls: ``surface``, ``optimizers`` (a tuple of names), ``lr`` (SGD, momentum, Nesterov),
+    ``adaptive_lr`` (Adagrad, RMSprop, Adam), ``momentum`` (also Adam's β1), ``steps``.
 
-    title = "Optimizer playground: same start, same learning rate, different optimizers"
+    Choosing a surface resets ``lr``, ``adaptive_lr`` and ``steps`` to that surface's defaults.
+    """
+
+    title = "Optimizer playground: several optimizers from one start point"
     figsize = (10.0, 4.0)
 
     def __init__(self) -> None:
         super().__init__()
+        first = SURFACES["valley"]
+        rate = dict(base=10, step=0.05, continuous_update=False, readout_format=".4f")
         self.controls = {
             "surface": widgets.Dropdown(
                 options=list(SURFACES), value="valley", description="surface"
@@ -187,14 +230,10 @@ class OptimizerPlayground(Explorer):
                 rows=len(OPTIMIZERS),
             ),
             "lr": widgets.FloatLogSlider(
-                value=0.05,
-                base=10,
-                min=-4,
-                max=0,
-                step=0.1,
-                description="learning rate",
-                continuous_update=False,
-                readout_format=".4f",
+                value=first.lr, min=-4, max=0, description="lr (SGD family)", **rate
+            ),
+            "adaptive_lr": widgets.FloatLogSlider(
+                value=first.adaptive_lr, min=-4, max=0, description="lr (adaptive)", **rate
             ),
             "momentum": widgets.FloatSlider(
                 value=0.9,
@@ -205,16 +244,35 @@ class OptimizerPlayground(Explorer):
                 continuous_update=False,
             ),
             "steps": widgets.IntSlider(
-                value=100, min=1, max=500, step=1, description="steps", continuous_update=False
+                value=first.steps, min=1, max=500, description="steps", continuous_update=False
             ),
         }
+        for control in self.controls.values():
+            control.style.description_width = "110px"
+        # Registered before the redraw observer, so a new surface redraws once, with its defaults.
+        self.controls["surface"].observe(self._surface_defaults, names="value")
         self._finish_init()
+
+    def _surface_defaults(self, change) -> None:
+        surface = SURFACES[change["new"]]
+        building, self._building = self._building, True
+        try:
+            self.controls["lr"].value = surface.lr
+            self.controls["adaptive_lr"].value = surface.adaptive_lr
+            self.controls["steps"].value = surface.steps
+        finally:
+            self._building = building
+
+    def set(self, **values):
+        """As ``Explorer.set``; a ``surface`` is applied first, so explicit rates win."""
+        if "surface" in values:
+            values = {"surface": values.pop("surface"), **values}
+        return super().set(**values)
 
     def layout_controls(self) -> widgets.Widget:
         c = self.controls
-        return widgets.HBox(
-            [c["optimizers"], widgets.VBox([c["surface"], c["lr"], c["momentum"], c["steps"]])]
-        )
+        sliders = [c["surface"], c["lr"], c["adaptive_lr"], c["momentum"], c["steps"]]
+        return widgets.HBox([c["optimizers"], widgets.VBox(sliders)])
 
     def compute(self) -> PlaygroundData:
         v = self.values
@@ -222,6 +280,7 @@ class OptimizerPlayground(Explorer):
             v["surface"],
             tuple(v["optimizers"]),
             lr=v["lr"],
+            adaptive_lr=v["adaptive_lr"],
             momentum=v["momentum"],
             steps=v["steps"],
         )
@@ -248,7 +307,11 @@ class OptimizerPlayground(Explorer):
         )
         for m in data.surface.minima:
             ax_path.plot(*m, marker="*", ms=12, color="gold", mec="k", zorder=5)
-        ax_path.set_title(f"{data.surface.name}: lr={data.lr:.3g}, momentum={data.momentum:.2f}")
+        ax_path.set_title(
+            f"{data.surface.name}: lr {data.lr:.3g} (adaptive {data.adaptive_lr:.3g}), "
+            f"momentum {data.momentum:.2f}",
+            fontsize=10,
+        )
         f_min = float(data.surface.f(np.array(data.surface.minima[0], dtype=np.float64)))
         for name, loss in data.losses.items():
             gap = np.maximum(loss - f_min, 1e-12)

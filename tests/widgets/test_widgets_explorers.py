@@ -374,3 +374,20 @@ def test_batchnorm_running_statistics_recursion_and_evaluation_mode():
     np.testing.assert_allclose(e.out, e.x / np.sqrt(1 + 1e-5), rtol=1e-12)
     with pytest.raises(ValueError, match="batch_size"):
         batchnorm_data(batch_size=1)
+
+
+def test_surface_choice_resets_rates_and_adaptive_rate_drives_only_adaptive_optimizers():
+    pg = OptimizerPlayground()
+    pg.set(lr=0.3, steps=7)
+    pg.controls["surface"].value = "rosenbrock"
+    rosen = SURFACES["rosenbrock"]
+    assert (pg.values["lr"], pg.values["adaptive_lr"], pg.values["steps"]) == (
+        rosen.lr,
+        rosen.adaptive_lr,
+        rosen.steps,
+    )
+    pg.set(surface="valley", lr=0.001)  # an explicit rate wins over the surface's default
+    assert pg.values["lr"] == pytest.approx(0.001) and pg.data.lr == pytest.approx(0.001)
+    d = playground_data("valley", ("sgd", "adam"), lr=1e-12, adaptive_lr=0.1, steps=20)
+    assert np.abs(d.trajectories["sgd"][-1] - d.trajectories["sgd"][0]).max() < 1e-9
+    assert np.abs(d.trajectories["adam"][-1] - d.trajectories["adam"][0]).max() > 0.5
