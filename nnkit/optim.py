@@ -434,6 +434,11 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Any], lr: float) -> None:
+        if callable(getattr(params, "parameters", None)):
+            raise TypeError(
+                f"params must be the parameters, not the {type(params).__name__} itself: "
+                "pass model.parameters()"
+            )
         if isinstance(params, np.ndarray) or hasattr(params, "data"):
             raise TypeError(
                 "params must be an iterable of parameter objects (e.g. model.parameters() or "

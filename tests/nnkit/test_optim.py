@@ -237,6 +237,13 @@ def test_class_rejects_bad_hyperparameters(make, exc, match):
         make([optim.Param(np.zeros(3))])
 
 
+def test_class_tells_to_pass_model_parameters():
+    from nnkit.layers import Linear, Sequential
+
+    with pytest.raises(TypeError, match=r"model\.parameters\(\)"):
+        optim.Adam(Sequential(Linear(2, 2, rng=0)))
+
+
 def test_class_rejects_gradient_of_wrong_shape():
     p = optim.Param(np.zeros(3), grad=np.zeros(4))
     with pytest.raises(ValueError, match=r"grad must be an array of shape \(3,\)"):
