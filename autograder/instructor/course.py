@@ -110,7 +110,8 @@ def lesson_info(course: Course) -> dict[str, dict[str, Any]]:
     """Per lesson in the gradebook: its notebook, graded cells, locked cell sources, hidden tests.
 
     Returns ``{lesson: {"notebook": name, "grades": {grade_id: points}, "tests": [grade_id],
-    "answers": [grade_id], "locked": {grade_id: source}, "hidden": [grade_id], "rank": {grade_id: position}}}``.
+    "answers": [grade_id], "locked": {grade_id: source}, "hidden": [grade_id],
+    "rank": {grade_id: position}}}``.
     ``tests`` are graded code cells that are not answers, in notebook order.
     """
     from nbgrader.api import Gradebook
