@@ -226,3 +226,29 @@ def test_lr_change_between_steps_matches_torch():
         ours.step()
         theirs.step()
     np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["momentum default", "nesterov default", "adam default", "rmsprop default", "adagrad default"],
+)
+def test_float32_step_functions_stay_float32_accurate(case):
+    """In float32 the trajectory stays within float32 rounding of torch's float32 trajectory."""
+    step_fn, kwargs, make_opt = STEP_CASES[case]
+    grad64, w0 = _objective()
+
+    def grad(w):
+        return grad64(w.astype(np.float64)).astype(np.float32)
+
+    w, state, ours = w0.astype(np.float32), None, []
+    for _ in range(STEPS):
+        w, state = step_fn(w, grad(w), state, **kwargs)
+        assert w.dtype == np.float32
+        ours.append(w)
+    p = torch.nn.Parameter(torch.tensor(w0, dtype=torch.float32))
+    opt, theirs = make_opt([p]), []
+    for _ in range(STEPS):
+        p.grad = torch.from_numpy(grad(p.detach().numpy().copy()))
+        opt.step()
+        theirs.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(np.array(ours), np.array(theirs), rtol=0, atol=2e-6)
