@@ -10,6 +10,7 @@ or a plot that does not react are failures, never skips.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +39,20 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 BROKEN_WIDGET_TEXTS = ("Error displaying widget", "Loading widget...", "Failed to load model class")
+
+
+EXPLORER_CALLS = re.compile(
+    r"^\s*\w*\s*=?\s*(activation_explorer|neuron_explorer|init_explorer|optimizer_playground"
+    r"|dropout_explorer|batchnorm_explorer)\(",
+    re.MULTILINE,
+)
+
+
+def _count_explorer_calls(path: Path) -> int:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return sum(len(EXPLORER_CALLS.findall(c.source)) for c in nb.cells if c.cell_type == "code")
 
 
 def _free_port() -> int:
@@ -216,6 +231,14 @@ def test_activation_explorer_reacts_to_its_slider_in_jupyterlab(tmp_path):
                         "screenshot in test-artifacts/widgets-browser-failure.png"
                     )
                 explorer = explorer.first
+                expected = _count_explorer_calls(notebook)
+                rendered = outputs.filter(has=page.locator("img.widget-image"))
+                deadline = time.monotonic() + 30
+                while rendered.count() < expected and time.monotonic() < deadline:
+                    page.wait_for_timeout(250)
+                assert rendered.count() == expected, (
+                    f"{rendered.count()} of the notebook's {expected} explorers rendered as widgets"
+                )
                 explorer.scroll_into_view_if_needed()
                 img = explorer.locator("img.widget-image").first
                 img.wait_for(state="visible", timeout=20_000)
