@@ -135,6 +135,8 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``(X, y)``, in evaluation mode, batch by batch.
 
+    The model is switched to evaluation mode for the passes and then back to the mode it was in.
+
     Parameters
     ----------
     model : Module
@@ -153,13 +155,18 @@ def evaluate(
     """
     X, y = _check_pair(X, y)
     batch_size = _check_positive_int(batch_size, "batch_size")
+    was_training = bool(getattr(model, "training", False))
     model.eval()
     total_loss, correct_or_nan, n = 0.0, 0.0, 0
-    for Xb, yb in iterate_minibatches(X, y, batch_size, shuffle=False):
-        logits = model.forward(Xb)
-        total_loss += float(loss_fn.forward(logits, yb)) * len(Xb)
-        correct_or_nan += _batch_accuracy(logits, yb) * len(Xb)
-        n += len(Xb)
+    try:
+        for Xb, yb in iterate_minibatches(X, y, batch_size, shuffle=False):
+            logits = model.forward(Xb)
+            total_loss += float(loss_fn.forward(logits, yb)) * len(Xb)
+            correct_or_nan += _batch_accuracy(logits, yb) * len(Xb)
+            n += len(Xb)
+    finally:
+        if was_training:
+            model.train()
     return total_loss / n, correct_or_nan / n
 
 
@@ -275,8 +282,8 @@ def fit(
     Returns
     -------
     History
-        Losses, accuracies and learning rates per epoch. The model is left in evaluation mode
-        when validation data was given (otherwise in training mode).
+        Losses, accuracies and learning rates per epoch. The model is returned in evaluation
+        mode, ready for predictions; call ``model.train()`` before training it further by hand.
     """
     from tqdm.auto import tqdm  # imported on use: keeps `import nnkit` light
 
@@ -355,4 +362,5 @@ def fit(
 
     if best_state is not None:
         _restore(model, best_state)
+    model.eval()
     return history

@@ -141,6 +141,29 @@ def test_fit_uses_train_mode_for_steps_and_eval_mode_for_validation():
     assert model.training is False and all(not m.training for m in model.modules())
 
 
+def test_evaluate_restores_the_mode_and_fit_returns_in_eval_mode():
+    (X, y), _, _ = _blobs()
+    model = _ModeSpy(*_model().layers)
+    training.evaluate(model, SoftmaxCrossEntropy(), X, y)
+    assert model.forward_modes == [False] and model.training is True
+    model.eval()
+    training.evaluate(model, SoftmaxCrossEntropy(), X, y)
+    assert model.training is False
+    model.train()
+    training.fit(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        1,
+        64,
+        rng=0,
+        progress=False,
+    )
+    assert all(not m.training for m in model.modules())
+
+
 def test_fit_is_reproducible_given_the_seed():
     (X, y), _, _ = _blobs()
     runs = []
