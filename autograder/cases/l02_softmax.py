@@ -538,6 +538,7 @@ SPECS = [
     FunctionSpec(
         name="cross_entropy",
         concept="cross_entropy",
+        keep_float32=False,
         arg_names=("probs", "y"),
         cases={"values": _ce_values, "hidden": _ce_hidden},
         mistakes=CE_MISTAKES,
@@ -546,6 +547,7 @@ SPECS = [
     FunctionSpec(
         name="softmax_cross_entropy",
         concept="softmax_cross_entropy",
+        keep_float32=False,
         arg_names=("logits", "y"),
         cases={"values": _sce_values, "edge": _sce_edge, "hidden": _sce_hidden},
         runners={"gradient": _gradient_runner("softmax_cross_entropy", _sce_grad_case)},
@@ -554,6 +556,7 @@ SPECS = [
     FunctionSpec(
         name="binary_cross_entropy_with_logits",
         concept="binary_cross_entropy_with_logits",
+        keep_float32=False,
         arg_names=("logits", "y"),
         cases={"values": _bce_values, "edge": _bce_edge, "hidden": _bce_hidden},
         runners={"gradient": _gradient_runner("binary_cross_entropy_with_logits", _bce_grad_case)},
@@ -562,6 +565,7 @@ SPECS = [
     FunctionSpec(
         name="max_margin_loss",
         concept="max_margin_loss",
+        keep_float32=False,
         arg_names=("s", "s_c"),
         cases={"values": _mm_values, "hidden": _mm_hidden},
         mistakes=MM_MISTAKES,

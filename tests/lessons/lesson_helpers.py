@@ -78,9 +78,19 @@ def companions_for(function: str, lesson: str) -> tuple:
     return tuple(ns[c] for c in framework.SPECS[function].companions)
 
 
-def assert_wrong(function: str, lesson: str, fn, phrase: str, part: str | None = None) -> None:
+def assert_wrong(
+    function: str,
+    lesson: str,
+    fn,
+    phrase: str,
+    part: str | None = None,
+    companions: tuple | None = None,
+    parts: list[str] | None = None,
+) -> None:
     """``fn`` must fail some part of ``function`` and a failing message must contain ``phrase``."""
-    results = grade(function, fn, companions_for(function, lesson))
+    if companions is None:
+        companions = companions_for(function, lesson)
+    results = grade(function, fn, companions, parts)
     failed = {p: m for p, (ok, m) in results.items() if not ok}
     assert failed, f"a wrong {function} passed every part"
     if part is not None:
@@ -93,8 +103,11 @@ def assert_wrong(function: str, lesson: str, fn, phrase: str, part: str | None =
     )
 
 
-def assert_correct(function: str, lesson: str, fn) -> None:
-    results = grade(function, fn, companions_for(function, lesson))
+def assert_correct(function: str, lesson: str, fn, companions: tuple | None = None) -> None:
+    """``fn`` must pass every part of ``function``."""
+    if companions is None:
+        companions = companions_for(function, lesson)
+    results = grade(function, fn, companions)
     failed = {p: m for p, (ok, m) in results.items() if not ok}
     assert not failed, f"a correct {function} failed: {failed}"
 
