@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def static_warnings(nb: dict) -> list[str]:
         for c in nb.get("cells", [])
         if c.get("cell_type") == "code" and c.get("execution_count") is not None
     ]
-    if any(b <= a for a, b in zip(counts, counts[1:], strict=False)):
+    if any(b <= a for a, b in pairwise(counts)):
         warnings.append(
             "cells were run out of order (execution counts do not increase down the notebook); "
             "grading runs them top to bottom — use Kernel > Restart Kernel and Run All Cells"
