@@ -72,6 +72,12 @@ SOFTMAX_MISTAKES = [
         "axis: use e.sum(axis=-1, keepdims=True).",
     ),
     Mistake(
+        "exp only",
+        lambda z: np.exp(z),
+        "you returned exp(z) without dividing by the sum over the row (and without "
+        "subtracting the row maximum first).",
+    ),
+    Mistake(
         "not normalised",
         lambda z: np.exp(z - z.max(axis=-1, keepdims=True)),
         "you returned exp(z - max) without dividing by the sum over the row.",
