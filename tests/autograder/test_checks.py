@@ -81,7 +81,7 @@ def test_calling_the_reference_earns_nothing_even_if_caught():
         except Exception:
             return _softmax(z)
 
-    with pytest.raises(CheckFailed, match="nnkit.softmax"):
+    with pytest.raises(CheckFailed, match=r"nnkit\.softmax"):
         check("softmax", sneaky, part="values")
 
 
@@ -167,9 +167,9 @@ def test_grading_is_deterministic_and_leaves_global_random_state_alone():
     """Does a student using np.random get the same verdict twice, with the global state kept?"""
 
     def noisy(a):
-        return _stable_sigmoid(a) + np.random.normal(0, 1e-3, size=np.shape(a))
+        return _stable_sigmoid(a) + np.random.normal(0, 1e-3, size=np.shape(a))  # noqa: NPY002
 
-    state = np.random.get_state()[1].copy()
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
     verdicts = []
     for _ in range(2):
         try:
@@ -178,7 +178,7 @@ def test_grading_is_deterministic_and_leaves_global_random_state_alone():
         except CheckFailed as failed:
             verdicts.append(str(failed))
     assert verdicts[0] == verdicts[1]
-    assert np.array_equal(np.random.get_state()[1], state)
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
 
 
 def test_unknown_part_tells_the_student_it_is_not_their_fault():
