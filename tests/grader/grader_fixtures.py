@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,6 +109,10 @@ def build_course(root: Path) -> Path:
 
 def released(course: Path, lesson: str) -> dict:
     return json.loads((course / "lessons" / lesson / f"{lesson}.ipynb").read_text())
+
+
+def _gid(cell: dict) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 def _cell(nb: dict, grade_id: str) -> dict:
@@ -268,3 +274,39 @@ def write_submission(course: Path, student: str, lesson: str, content: dict | by
     else:
         path.write_text(json.dumps(content, indent=1))
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# A real lesson of the course (a representative sample through real nbgrader autograde)
+
+_SOLUTION_BLOCK = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n?", re.S)
+
+
+def build_real_course(root: Path, lesson: str) -> Path:
+    """A course at ``root`` with one real lesson copied from the repository's ``solutions/``."""
+    from autograder.instructor import release
+    from autograder.instructor.course import Course
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(REPO / 'autograder' / 'nbgrader_config.py')!r})  # noqa: F821\n"
+    )
+    shutil.copytree(REPO / "solutions" / lesson, root / "solutions" / lesson)
+    release.generate(Course.at(root), [lesson])
+    return root
+
+
+def solved_real(course: Path, lesson: str, extra: dict[str, str] | None = None) -> dict:
+    """The released notebook with every answer cell solved; ``extra`` code appended per cell."""
+    source = json.loads((course / "solutions" / lesson / f"{lesson}.ipynb").read_text())
+    nb = released(course, lesson)
+    answers = {_gid(c): "".join(c["source"]) for c in source["cells"] if _gid(c)}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            text = _SOLUTION_BLOCK.sub(lambda m: m.group(1), answers[_gid(cell)])
+            cell["source"] = text + (
+                "\n" + extra[_gid(cell)] if extra and _gid(cell) in extra else ""
+            )
+    return nb
