@@ -9,6 +9,8 @@ or a plot that does not react are failures, never skips.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -181,10 +183,11 @@ def _wait_stable_src(page, img, timeout: float = 20.0, quiet: float = 1.0) -> st
     return last
 
 
-def test_activation_explorer_reacts_to_its_slider_in_jupyterlab(tmp_path):
-    """Run lesson 01 in JupyterLab + Chromium, press → on the weight slider: does the plot change?
+@contextlib.contextmanager
+def _lesson_in_browser(tmp_path: Path, widgets_enabled: bool = True):
+    """Yield ``(page, notebook)``: JupyterLab on a copy of the lesson, all cells run.
 
-    Also: does every explorer of the lesson render as a live widget?
+    The server is stopped by its PID (process group) on the way out, whatever happened.
     """
     if not CHROMIUM.exists():
         pytest.fail(
@@ -193,15 +196,19 @@ def test_activation_explorer_reacts_to_its_slider_in_jupyterlab(tmp_path):
         )
     from playwright.sync_api import sync_playwright
 
-    started = time.monotonic()
     ARTIFACTS.mkdir(exist_ok=True)
     root, home = tmp_path / "lesson", tmp_path / "home"
     root.mkdir()
     home.mkdir()
+    if not widgets_enabled:  # what a broken install looks like: no widget manager in the page
+        labconfig = home / "jupyter-config" / "labconfig"
+        labconfig.mkdir(parents=True)
+        (labconfig / "page_config.json").write_text(
+            json.dumps({"disabledExtensions": {"@jupyter-widgets/jupyterlab-manager": True}})
+        )
     notebook = _prepare_notebook(root)
     port = _free_port()
-    log_path = tmp_path / "jupyter-lab.log"
-    with open(log_path, "w") as log:
+    with open(tmp_path / "jupyter-lab.log", "w") as log:
         proc = _start_lab(root, home, port, log)
     try:
         _wait_ready(proc, port)
@@ -212,71 +219,95 @@ def test_activation_explorer_reacts_to_its_slider_in_jupyterlab(tmp_path):
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"http://127.0.0.1:{port}/lab/tree/{notebook.name}")
-                page.wait_for_selector(
-                    ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=45_000
-                )
                 _run_all_cells(page)
-
-                outputs = page.locator(".jp-OutputArea-output .widget-vbox")
-                explorer = outputs.filter(has_text="Activation explorer")
-                try:
-                    explorer.first.wait_for(state="visible", timeout=45_000)
-                except Exception:
-                    page.screenshot(path=str(ARTIFACTS / "widgets-browser-failure.png"))
-                    body = page.inner_text("body")
-                    broken = [t for t in BROKEN_WIDGET_TEXTS if t in body]
-                    pytest.fail(
-                        "the activation explorer never rendered as a widget in JupyterLab "
-                        f"(widget frontend missing or broken; page shows {broken or 'no widget'}); "
-                        "screenshot in test-artifacts/widgets-browser-failure.png"
-                    )
-                explorer = explorer.first
-                expected = _count_explorer_calls(notebook)
-                rendered = outputs.filter(has=page.locator("img.widget-image"))
-                deadline = time.monotonic() + 30
-                while rendered.count() < expected and time.monotonic() < deadline:
-                    page.wait_for_timeout(250)
-                assert rendered.count() == expected, (
-                    f"{rendered.count()} of the notebook's {expected} explorers rendered as widgets"
-                )
-                explorer.scroll_into_view_if_needed()
-                img = explorer.locator("img.widget-image").first
-                img.wait_for(state="visible", timeout=20_000)
-                before_src = _wait_stable_src(page, img)
-                box = img.bounding_box()
-                assert box and box["width"] > 300 and box["height"] > 100, (
-                    f"the explorer's figure is not drawn at a visible size: {box}"
-                )
-                body = page.inner_text("body")
-                broken = [t for t in BROKEN_WIDGET_TEXTS if t in body]
-                assert not broken, f"JupyterLab shows {broken} for a widget"
-                explorer.screenshot(path=str(ARTIFACTS / "activation-explorer-before.png"))
-                before_png = img.screenshot()
-
-                slider = explorer.locator(".widget-slider", has_text="weight w").first
-                readout = slider.locator(".widget-readout")
-                assert readout.inner_text().strip() == "1.0"
-                slider.locator(".noUi-handle").first.focus()
-                for _ in range(5):
-                    page.keyboard.press("ArrowRight")
-                page.wait_for_function(
-                    "el => el.innerText.trim() === '1.5'",
-                    arg=readout.element_handle(),
-                    timeout=10_000,
-                )
-                deadline = time.monotonic() + 20
-                while _image_src(img) == before_src and time.monotonic() < deadline:
-                    page.wait_for_timeout(200)
-                after_src = _wait_stable_src(page, img)
-                explorer.screenshot(path=str(ARTIFACTS / "activation-explorer-after.png"))
-                page.screenshot(path=str(ARTIFACTS / "jupyterlab-lesson-01.png"))
-                after_png = img.screenshot()
-                assert after_src != before_src, "moving the weight slider did not redraw the plot"
-                assert after_png != before_png, "the plot's pixels did not change with the slider"
+                yield page, notebook
             finally:
                 browser.close()
     finally:
         _stop(proc)
-    assert proc.poll() is not None, "jupyter lab is still running after stop"
+        assert proc.poll() is not None, "jupyter lab is still running after stop"
+
+
+def _find_live_explorer(page, title: str, name: str):
+    """The explorer's live widget, or a loud failure naming what the page shows instead."""
+    live = page.locator(".jp-OutputArea-output .widget-vbox", has_text=title)
+    fallback = page.get_by_text("need a widget frontend")
+    broken = page.get_by_text(re.compile("|".join(map(re.escape, BROKEN_WIDGET_TEXTS))))
+    try:
+        # "attached", not "visible": JupyterLab skips rendering cells scrolled out of view.
+        live.or_(fallback).or_(broken).first.wait_for(state="attached", timeout=45_000)
+        if live.count():
+            live.first.scroll_into_view_if_needed()
+            live.first.wait_for(state="visible", timeout=5_000)
+            return live.first
+    except Exception:
+        pass
+    page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"))
+    body = page.evaluate("document.body.textContent")  # innerText skips off-screen cells
+    shows = [t for t in (*BROKEN_WIDGET_TEXTS, "need a widget frontend") if t in body]
+    raise AssertionError(
+        f"the {title!r} never rendered as a live widget in JupyterLab: the widget frontend is "
+        f"missing or broken (the page shows {shows or 'no widget output'}); "
+        f"screenshot in test-artifacts/{name}-failure.png"
+    )
+
+
+def test_activation_explorer_reacts_to_its_slider_in_jupyterlab(tmp_path):
+    """Run lesson 01 in JupyterLab + Chromium, press → on the weight slider: does the plot change?
+
+    Also: does every explorer of the lesson render as a live widget?
+    """
+    started = time.monotonic()
+    with _lesson_in_browser(tmp_path) as (page, notebook):
+        explorer = _find_live_explorer(page, "Activation explorer", "widgets-browser")
+        outputs = page.locator(".jp-OutputArea-output .widget-vbox")
+        expected = _count_explorer_calls(notebook)
+        rendered = outputs.filter(has=page.locator("img.widget-image"))
+        deadline = time.monotonic() + 30
+        while rendered.count() < expected and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        assert rendered.count() == expected, (
+            f"{rendered.count()} of the notebook's {expected} explorers rendered as widgets"
+        )
+        explorer.scroll_into_view_if_needed()
+        img = explorer.locator("img.widget-image").first
+        img.wait_for(state="visible", timeout=20_000)
+        before_src = _wait_stable_src(page, img)
+        box = img.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 100, (
+            f"the explorer's figure is not drawn at a visible size: {box}"
+        )
+        body = page.evaluate("document.body.textContent")  # innerText skips off-screen cells
+        broken = [t for t in BROKEN_WIDGET_TEXTS if t in body]
+        assert not broken, f"JupyterLab shows {broken} for a widget"
+        explorer.screenshot(path=str(ARTIFACTS / "activation-explorer-before.png"))
+        before_png = img.screenshot()
+
+        slider = explorer.locator(".widget-slider", has_text="weight w").first
+        readout = slider.locator(".widget-readout")
+        assert readout.inner_text().strip() == "1.0"
+        slider.locator(".noUi-handle").first.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            "el => el.innerText.trim() === '1.5'", arg=readout.element_handle(), timeout=10_000
+        )
+        deadline = time.monotonic() + 20
+        while _image_src(img) == before_src and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        after_src = _wait_stable_src(page, img)
+        explorer.screenshot(path=str(ARTIFACTS / "activation-explorer-after.png"))
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-lesson-01.png"))
+        after_png = img.screenshot()
+        assert after_src != before_src, "moving the weight slider did not redraw the plot"
+        assert after_png != before_png, "the plot's pixels did not change with the slider"
     elapsed = time.monotonic() - started
     assert elapsed < 90, f"the browser test took {elapsed:.0f} s (budget 90 s)"
+
+
+def test_a_missing_widget_frontend_is_detected_loudly(tmp_path):
+    """With ipywidgets' JupyterLab extension disabled, does the check fail (not pass or skip)?"""
+    with _lesson_in_browser(tmp_path, widgets_enabled=False) as (page, _):
+        with pytest.raises(AssertionError, match="never rendered as a live widget") as failure:
+            _find_live_explorer(page, "Activation explorer", "widgets-disabled")
+    assert "need a widget frontend" in str(failure.value)  # the static fallback was shown
