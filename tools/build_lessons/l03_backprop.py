@@ -217,11 +217,11 @@ f = float(nnkit.sigmoid(a))        # sigmoid node
 df_da = f * (1 - f)                # local derivative of the sigmoid
 grads = {"f": 1.0, "a": df_da, "p": df_da, "b": df_da, "w": df_da * x_val, "x": df_da * w_val}
 values = {"w": w_val, "x": x_val, "b": b_val, "p": p, "a": a, "f": f}
-pos = {"w": (0, 2), "x": (0, 0.8), "b": (1.6, -0.4), "p": (1.6, 1.4),
-       "a": (3.2, 0.8), "f": (4.8, 0.8)}
+pos = {"w": (0, 2.6), "x": (0, 0.2), "b": (2.0, -0.8), "p": (2.0, 1.4),
+       "a": (3.8, 0.8), "f": (5.6, 0.8)}
 labels = {"w": "w", "x": "x", "b": "b", "p": "×", "a": "+", "f": "σ"}
 edges = [("w", "p"), ("x", "p"), ("p", "a"), ("b", "a"), ("a", "f")]
-fig, ax = plt.subplots(figsize=(9, 3.6))
+fig, ax = plt.subplots(figsize=(9, 4.6))
 for src, dst in edges:
     (x0, y0), (x1, y1) = pos[src], pos[dst]
     ax.annotate("", xy=(x1 - 0.25, y1), xytext=(x0 + 0.25, y0),
@@ -232,11 +232,11 @@ for src, dst in edges:
 for node, (px, py) in pos.items():
     ax.add_patch(plt.Circle((px, py), 0.25, fc="white", ec="k", zorder=3))
     ax.text(px, py, labels[node], ha="center", va="center", fontsize=13, zorder=4)
-ax.annotate("", xy=(5.9, 0.8), xytext=(5.05, 0.8), arrowprops=dict(arrowstyle="->", color="grey"))
-ax.text(5.5, 0.97, f"{f:.3g}", color="tab:green", ha="center", fontsize=11)
-ax.text(5.5, 0.5, "1", color="tab:red", ha="center", fontsize=11)
-ax.set_xlim(-0.6, 6.2)
-ax.set_ylim(-0.9, 2.5)
+ax.annotate("", xy=(6.8, 0.8), xytext=(5.85, 0.8), arrowprops=dict(arrowstyle="->", color="grey"))
+ax.text(6.3, 0.97, f"{f:.3g}", color="tab:green", ha="center", fontsize=11)
+ax.text(6.3, 0.5, "1", color="tab:red", ha="center", fontsize=11)
+ax.set_xlim(-0.6, 7.0)
+ax.set_ylim(-1.3, 3.1)
 ax.set_aspect("equal")
 ax.axis("off")
 ax.set_title("forward values (green) and gradients df/d(·) (red)")
