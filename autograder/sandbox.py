@@ -143,7 +143,11 @@ def call_student(
                 outcome.error = exc
             except (Exception, SystemExit) as exc:  # student code may raise anything
                 outcome.error = exc
-            outcome.reference_calls = sorted(set(calls))
+            if not frozenset(forbid) <= _guard._forbidden.get():
+                # The answer switched the reference guard off from inside the call.
+                outcome.reference_calls = sorted(forbid)
+            else:
+                outcome.reference_calls = sorted(set(calls))
     finally:
         _np_set_state(saved_state)
     outcome.fp_errors = fp_errors

@@ -85,6 +85,18 @@ def test_calling_the_reference_earns_nothing_even_if_caught():
         check("softmax", sneaky, part="values")
 
 
+def test_switching_the_reference_guard_off_does_not_help():
+    """Is an answer that disables the reference guard and then calls the reference caught?"""
+    from nnkit import _guard
+
+    def sneaky(z):
+        _guard._forbidden.set(frozenset())
+        return nnkit.softmax(z)
+
+    with pytest.raises(CheckFailed, match="no points"):
+        check("softmax", sneaky, part="values")
+
+
 def test_monkeypatching_is_undone_and_reported():
     """Are numpy/nnkit/autograder attributes replaced by a student restored, and the grade real?"""
     originals = (np.allclose, numpy.testing.assert_allclose, nnkit.softmax, autograder.check)

@@ -25,7 +25,12 @@ import nnkit
 from autograder import framework
 
 REPO = Path(__file__).resolve().parents[2]
-LESSONS = ["01_neurons", "02_softmax", "03_backprop"]
+# Every lesson with a source notebook and a manifest (later lessons join automatically).
+LESSONS = sorted(
+    d.name
+    for d in (REPO / "solutions").iterdir()
+    if (d / f"{d.name}.ipynb").exists() and framework.manifest(d.name)
+)
 
 
 def notebook_path(kind: str, lesson: str) -> Path:
