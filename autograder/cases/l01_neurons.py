@@ -259,6 +259,7 @@ SPECS += [
         concept="leaky_relu",
         arg_names=("a",),
         cases={"values": _k_cases, "hidden": lambda rng: _k_cases(rng, hidden=True)},
+        runners={"values": _grad_runner("leaky_relu", k=0.2)},
         mistakes=LEAKY_GRAD_MISTAKES,
         forbid=("leaky_relu", "leaky_relu_grad"),
     ),

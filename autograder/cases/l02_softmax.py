@@ -512,6 +512,35 @@ def _mm_hidden(rng):
     ]
 
 
+def _mm_runner(ctx, fn):
+    ctx.run_cases(fn)
+    # Independent oracle: centred differences of the reference loss in s and in s_c.
+    s, s_c = ctx.rng.normal(0, 1, 6), ctx.rng.normal(0, 1, 6)
+    ref = reference("max_margin_loss")
+    numeric = []
+    for which in (0, 1):
+        g = np.zeros(6)
+        for i in range(6):
+            plus = [s.copy(), s_c.copy()]
+            minus = [s.copy(), s_c.copy()]
+            plus[which][i] += 1e-6
+            minus[which][i] -= 1e-6
+            g[i] = (ref(*plus)[0] - ref(*minus)[0]) / 2e-6
+        numeric.append(g)
+
+    def grads_only(s_, s_c_):
+        result = fn(s_, s_c_)
+        if not isinstance(result, (tuple, list)) or len(result) != 3:
+            raise TypeError(f"expected (loss, ds, ds_c), got {type(result).__name__}")
+        return tuple(result[1:])
+
+    ctx.compare_case(
+        grads_only,
+        Case("ds, ds_c against centred differences of the loss", (s, s_c), rtol=1e-5, atol=1e-8),
+        expected=tuple(numeric),
+    )
+
+
 # -------------------------------------------------------------------------------- registry
 
 
@@ -574,6 +603,7 @@ SPECS = [
         keep_float32=False,
         arg_names=("s", "s_c"),
         cases={"values": _mm_values, "hidden": _mm_hidden},
+        runners={"values": _mm_runner},
         mistakes=MM_MISTAKES,
     ),
 ]
