@@ -82,6 +82,7 @@ def compare(
     atol: float = 1e-8,
     float32: bool = False,
     where: str = "your output",
+    reveal: bool = True,
 ) -> Mismatch | None:
     """Return ``None`` when ``got`` matches ``expected`` (same structure, close values)."""
     if isinstance(expected, dict):
@@ -103,6 +104,7 @@ def compare(
                 atol=atol,
                 float32=float32,
                 where=f"{where}[{key!r}]",
+                reveal=reveal,
             )
             if bad:
                 return bad
@@ -119,7 +121,9 @@ def compare(
                 "length", where, f"{where} has {len(got)} elements; expected {len(expected)}"
             )
         for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-            bad = compare(g, e, rtol=rtol, atol=atol, float32=float32, where=f"{where}[{i}]")
+            bad = compare(
+                g, e, rtol=rtol, atol=atol, float32=float32, where=f"{where}[{i}]", reveal=reveal
+            )
             if bad:
                 return bad
         return None
@@ -127,7 +131,9 @@ def compare(
         arr = _as_number_array(got)
         if arr is None or arr.size != 1 or (isinstance(got, np.ndarray) and got.ndim > 0):
             return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected a number")
-        return _compare_values(arr.reshape(()), _asarray(expected, dtype=float), rtol, atol, where)
+        return _compare_values(
+            arr.reshape(()), _asarray(expected, dtype=float), rtol, atol, where, reveal
+        )
     expected = _asarray(expected)
     if not isinstance(got, np.ndarray):
         if isinstance(got, (list, tuple)):
@@ -159,11 +165,16 @@ def compare(
             "(float32 in, float32 out), e.g. avoid mixing in float64 arrays or Python-created "
             "float64 constants of array type",
         )
-    return _compare_values(got, expected, rtol, atol, where)
+    return _compare_values(got, expected, rtol, atol, where, reveal)
 
 
 def _compare_values(
-    got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, where: str
+    got: np.ndarray,
+    expected: np.ndarray,
+    rtol: float,
+    atol: float,
+    where: str,
+    reveal: bool = True,
 ) -> Mismatch | None:
     with _errstate(all="ignore"):
         g = got.astype(np.float64)
@@ -189,11 +200,22 @@ def _compare_values(
             scale = float(_max(_abs(e[e_fin]))) if e_fin.any() else 0.0
             rel = worst / max(scale, 1e-12)
             bad = int((diff > tol).sum())
+            if reveal:
+                size = (
+                    f"largest difference {worst:.3g}, {rel:.2g} of the largest expected magnitude"
+                )
+            else:  # hidden test: a rough size only, from which no expected value can be recovered
+                size = (
+                    "a small relative error, below 1e-3"
+                    if rel < 1e-3
+                    else "a noticeable relative error, below 10%"
+                    if rel < 0.1
+                    else "a large relative error, 10% or more"
+                )
             return Mismatch(
                 "values",
                 where,
-                f"{where} differs from the expected values in {bad} of {g.size} entries "
-                f"(largest difference {worst:.3g}, {rel:.2g} of the largest expected magnitude)",
+                f"{where} differs from the expected values in {bad} of {g.size} entries ({size})",
             )
     return None
 

@@ -309,7 +309,12 @@ class Context:
         rtol = case.rtol if case.rtol is not None else (spec.float32_rtol if is32 else spec.rtol)
         atol = case.atol if case.atol is not None else (spec.float32_atol if is32 else spec.atol)
         mismatch = diagnose.compare(
-            got, expected, rtol=rtol, atol=atol, float32=is32 and spec.keep_float32
+            got,
+            expected,
+            rtol=rtol,
+            atol=atol,
+            float32=is32 and spec.keep_float32,
+            reveal=not self.hidden,
         )
         if mismatch is None:
             return got

@@ -46,6 +46,17 @@ def test_failure_renders_as_the_student_message_only():
     assert "check(" not in text and "Traceback" not in text and "Worked example" not in text
 
 
+def test_hidden_failures_give_only_a_rough_error_size():
+    """Does a failed hidden part hide the exact difference (which would reveal the expected)?"""
+    with pytest.raises(CheckFailed) as info:
+        check("cross_entropy", lambda p, y: 1.0, part="hidden")
+    text = str(info.value)
+    assert "relative error" in text and "largest difference" not in text
+    with pytest.raises(CheckFailed) as info:
+        check("cross_entropy", lambda p, y: 1.0, part="values")
+    assert "largest difference" in str(info.value)
+
+
 def test_student_warnings_stderr_and_prints_become_stdout_hints(capsys):
     """Are warnings, prints to stderr and NumPy overflow of a student shown as hints on stdout?"""
 
