@@ -69,14 +69,17 @@ class Explorer:
     title = "Explorer"
     figsize: tuple[float, float] = (9.0, 3.6)
     dpi = 80
+    #: matplotlib layout engine; None for explorers that place their axes themselves (faster).
+    layout: str | None = "constrained"
 
     def __init__(self) -> None:
-        self.figure = Figure(figsize=self.figsize, layout="constrained")
+        self.figure = Figure(figsize=self.figsize, layout=self.layout)
         FigureCanvasAgg(self.figure)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.note = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
         self.data: Any = None
         self.png = b""
+        self.error: Exception | None = None
         self.notes: list[str] = []
         self._displayed_in: int | None = None
         self._widget: widgets.Widget | None = None
@@ -126,17 +129,29 @@ class Explorer:
         return self
 
     def refresh(self, change: Any = None) -> None:
-        """Recompute the data from the controls and redraw the figure."""
+        """Recompute the data from the controls and redraw the figure.
+
+        Floating-point warnings are silenced (a diverging optimizer or an exploding stack is
+        something to show, not to print on stderr). An error while computing or drawing keeps
+        the previous picture and becomes a note: a slider must never leave a traceback behind.
+        """
         if self._building:
             return
         self.notes = []
-        self.data = self.compute()
-        self.figure.clear()
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            self.draw(self.data)
-        self.png = figure_png(self.figure, self.dpi)
-        self.image.value = self.png
+        self.error = None
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                data = self.compute()
+                self.figure.clear()
+                self.draw(data)
+                png = figure_png(self.figure, self.dpi)
+        except Exception as exc:
+            self.error = exc
+            self.notes.append(f"could not redraw with these settings ({type(exc).__name__}: {exc})")
+        else:
+            self.data, self.png = data, png
+            self.image.value = png
         self.note.value = " ".join(
             f"<span style='color:#a04000'>⚠ {html.escape(n)}</span>" for n in self.notes
         )

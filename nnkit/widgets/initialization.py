@@ -97,7 +97,7 @@ def signal_data(
     activation: str = "tanh",
     init: str = "xavier_normal",
     scale: float = 1.0,
-    n: int = 256,
+    n: int = 128,
     rng=0,
 ) -> SignalData:
     """Run the stack once and collect what the explorer draws. Seeded: same inputs, same data."""
@@ -132,6 +132,7 @@ class InitExplorer(Explorer):
 
     title = "Initialization explorer: activations and gradients layer by layer"
     figsize = (10.0, 5.2)
+    layout = None  # constrained layout costs more than the rest of the redraw here
 
     def __init__(self, rng=0) -> None:
         super().__init__()
@@ -181,6 +182,9 @@ class InitExplorer(Explorer):
         bottom = ["std"] * half + ["grad"] * (k - half) if k > 1 else ["std"]
         mosaic = [top, bottom] if k > 1 else [["h0", "std", "grad"]]
         axes = self.figure.subplot_mosaic(mosaic, height_ratios=[1, 1.1] if k > 1 else None)
+        self.figure.subplots_adjust(
+            left=0.07, right=0.98, top=0.87, bottom=0.1, hspace=0.45, wspace=0.35
+        )
         finite = [s[np.isfinite(s)] for s in data.samples]
         span = max((np.percentile(np.abs(s), 99.5) for s in finite if s.size), default=1.0)
         span = float(span) if np.isfinite(span) and span > 0 else 1.0
@@ -191,19 +195,20 @@ class InitExplorer(Explorer):
             if zero > 0.05:  # ReLU's exact zeros would flatten the rest of the histogram
                 sample = sample[sample != 0]
                 title += f", {100 * zero:.0f}% = 0"
-            ax.hist(sample, bins=50, range=(-span, span), color="C0", alpha=0.8)
+            ax.hist(
+                sample, bins=50, range=(-span, span), color="C0", alpha=0.8, histtype="stepfilled"
+            )
             ax.set_title(title, fontsize=8)
             ax.set_yticks([])
             ax.tick_params(labelsize=7)
         layers = np.arange(1, data.depth + 1)
         ax = axes["std"]
-        ax.plot(layers, np.maximum(np.nan_to_num(data.stds, nan=1e300), 1e-300), "o-", color="C0")
+        ax.plot(layers, _clip_log(data.stds), "o-", color="C0")
         ax.set_yscale("log")
         ax.set_xlabel("layer")
         ax.set_title("std of the activations")
         ax = axes["grad"]
-        norms = np.nan_to_num(np.asarray(data.grad_norms), nan=np.inf, posinf=1e300)
-        ax.plot(layers, np.maximum(norms, 1e-300), "s-", color="C3")
+        ax.plot(layers, _clip_log(data.grad_norms), "s-", color="C3")
         ax.set_yscale("log")
         ax.set_xlabel("layer")
         ax.set_title("gradient norm ‖∂L/∂W_l‖")
@@ -214,6 +219,12 @@ class InitExplorer(Explorer):
             f"{data.init} × {data.scale:.3g}",
             fontsize=10,
         )
+
+
+def _clip_log(values) -> np.ndarray:
+    """Values for a log axis: non-finite and extreme values pinned to 1e±30 (drawn at the edge)."""
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=1e30, posinf=1e30, neginf=1e-30)
+    return np.clip(v, 1e-30, 1e30)
 
 
 def _at_least_decades(ax, decades: float) -> None:

@@ -391,3 +391,52 @@ def test_surface_choice_resets_rates_and_adaptive_rate_drives_only_adaptive_opti
     d = playground_data("valley", ("sgd", "adam"), lr=1e-12, adaptive_lr=0.1, steps=20)
     assert np.abs(d.trajectories["sgd"][-1] - d.trajectories["sgd"][0]).max() < 1e-9
     assert np.abs(d.trajectories["adam"][-1] - d.trajectories["adam"][0]).max() > 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Every explorer at the ends of its controls
+# ---------------------------------------------------------------------------------------------
+def _extremes(ex) -> list[dict]:
+    """Settings to try: all sliders at their minimum, all at their maximum, then each option of
+    every drop-down / toggle (cycled together) with the sliders back at their defaults."""
+    import ipywidgets as widgets
+
+    low, high, default, choices = {}, {}, {}, {}
+    for name, c in ex.controls.items():
+        default[name] = c.value
+        if isinstance(c, widgets.FloatLogSlider):
+            low[name], high[name] = c.base**c.min, c.base**c.max
+        elif isinstance(c, widgets.IntSlider | widgets.FloatSlider):
+            low[name], high[name] = c.min, c.max
+        elif isinstance(c, widgets.Dropdown | widgets.ToggleButtons):
+            choices[name] = list(c._options_values)
+    settings = [low, high]
+    for i in range(max((len(v) for v in choices.values()), default=0)):
+        settings.append({**default, **{k: v[i % len(v)] for k, v in choices.items()}})
+    return settings
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        ActivationExplorer,
+        NeuronExplorer,
+        InitExplorer,
+        OptimizerPlayground,
+        DropoutExplorer,
+        BatchNormExplorer,
+    ],
+)
+def test_explorers_survive_the_ends_of_every_control(make, capfd):
+    """Extreme settings (exploding stacks, diverging optimizers, p = 0.9 ...): no exception,
+    no warning, the controls hold the values, nothing on stderr."""
+    ex = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for setting in _extremes(ex):
+            ex.set(**setting)
+            assert ex.error is None, (setting, ex.error)
+            assert ex.png.startswith(PNG_MAGIC)
+            for name, value in setting.items():
+                assert ex.values[name] == pytest.approx(value), name
+    assert capfd.readouterr().err == ""
