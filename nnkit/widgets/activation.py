@@ -247,7 +247,7 @@ class ActivationExplorer(Explorer):
         self.label = (
             f"your {own}" if fn is not None and own and own != "<lambda>" else "your function"
         )
-        slider = dict(min=-5.0, max=5.0, step=0.1, continuous_update=True, readout_format=".1f")
+        slider = dict(min=-5.0, max=5.0, step=0.1, continuous_update=False, readout_format=".1f")
         self.controls = {
             "activation": widgets.Dropdown(
                 options=names,

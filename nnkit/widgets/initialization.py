@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from nnkit._checks import as_rng
 
@@ -214,6 +215,7 @@ class InitExplorer(Explorer):
         ax.set_title("gradient norm ‖∂L/∂W_l‖")
         for name in ("std", "grad"):
             _at_least_decades(axes[name], 2)
+            axes[name].xaxis.set_major_locator(MaxNLocator(integer=True))
         self.figure.suptitle(
             f"{data.depth} layers × {data.width} units, {data.activation}, "
             f"{data.init} × {data.scale:.3g}",
