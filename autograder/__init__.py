@@ -19,4 +19,5 @@ __all__ = ["CheckFailed", "check", "self_check"]
 _load_cases()
 framework.capture_references()
 sandbox.take_snapshot()
+framework.freeze_registry()
 framework.protect_names_in_notebook(check=check, self_check=self_check)

@@ -119,6 +119,63 @@ def register(lesson: str, specs: list[FunctionSpec], parts: list[Part]) -> None:
         MANIFEST.append(part)
 
 
+_FROZEN: dict[str, Any] = {}
+
+
+def freeze_registry() -> None:
+    """Remember the registry (specs, their fields, the manifest) and the grader's functions,
+    so that an answer cell that edits them (e.g. empties a hidden part's cases) is undone."""
+    _FROZEN["specs"] = dict(SPECS)
+    _FROZEN["fields"] = {
+        name: {
+            k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+            for k, v in vars(spec).items()
+        }
+        for name, spec in SPECS.items()
+    }
+    _FROZEN["manifest"] = list(MANIFEST)
+    functions = []
+    for spec in SPECS.values():
+        functions += list(spec.cases.values()) + list(spec.runners.values())
+        functions += [m.compute for m in spec.mistakes]
+    for name, module in list(sys.modules.items()):
+        if module is not None and (name == "autograder" or name.startswith("autograder.")):
+            functions += [v for v in vars(module).values() if callable(v)]
+            for value in vars(module).values():
+                if isinstance(value, type) and value.__module__ == name:
+                    functions += [f for f in vars(value).values() if callable(f)]
+    sandbox.freeze_functions(functions)
+    sandbox.add_restorer(_restore_registry)
+
+
+def _restore_registry() -> list[str]:
+    if not _FROZEN:
+        return []
+    changed = []
+    if SPECS != _FROZEN["specs"]:
+        SPECS.clear()
+        SPECS.update(_FROZEN["specs"])
+        changed.append("autograder.framework.SPECS")
+    for name, fields in _FROZEN["fields"].items():
+        spec = SPECS[name]
+        for key, value in fields.items():
+            current = getattr(spec, key, None)
+            if current != value or type(current) is not type(value):
+                copy_ = (
+                    dict(value)
+                    if isinstance(value, dict)
+                    else list(value)
+                    if isinstance(value, list)
+                    else value
+                )
+                object.__setattr__(spec, key, copy_)
+                changed.append(f"the grading spec of {name}")
+    if MANIFEST != _FROZEN["manifest"]:
+        MANIFEST[:] = _FROZEN["manifest"]
+        changed.append("autograder.framework.MANIFEST")
+    return changed
+
+
 def manifest(lesson: str | None = None) -> list[Part]:
     return [p for p in MANIFEST if lesson is None or p.lesson == lesson]
 

@@ -227,6 +227,41 @@ def take_snapshot() -> None:
             _SNAPSHOT.add(module, name)
 
 
+_RESTORERS: list[Any] = []
+_CODE: list[tuple[Any, Any, Any, Any]] = []
+
+
+def add_restorer(restorer: Any) -> None:
+    """Register ``restorer() -> list[str]`` to run with :func:`restore_tampered`."""
+    _RESTORERS.append(restorer)
+
+
+def freeze_functions(functions: Any) -> None:
+    """Remember the code and defaults of the grader's own functions (lambdas included)."""
+    seen = {id(f) for f, *_ in _CODE}
+    for fn in functions:
+        if isinstance(fn, types.FunctionType) and id(fn) not in seen:
+            seen.add(id(fn))
+            _CODE.append((fn, fn.__code__, fn.__defaults__, fn.__kwdefaults__))
+
+
+def _restore_code() -> list[str]:
+    changed = []
+    for fn, code, defaults, kwdefaults in _CODE:
+        if fn.__code__ is not code or fn.__defaults__ is not defaults:
+            fn.__code__, fn.__defaults__ = code, defaults
+            changed.append(f"{fn.__module__}.{fn.__qualname__}")
+        if fn.__kwdefaults__ is not kwdefaults:
+            fn.__kwdefaults__ = kwdefaults
+            changed.append(f"{fn.__module__}.{fn.__qualname__}")
+    return changed
+
+
 def restore_tampered() -> list[str]:
-    """Put back every remembered attribute that was replaced; return their names."""
-    return _SNAPSHOT.restore()
+    """Put back every remembered attribute, grader function and registry entry that was
+    replaced; return their names."""
+    changed = _SNAPSHOT.restore()
+    changed += _restore_code()
+    for restorer in _RESTORERS:
+        changed += restorer()
+    return changed

@@ -130,6 +130,24 @@ def test_monkeypatching_is_undone_and_reported():
     assert "without dividing" in str(info.value)
 
 
+def test_editing_the_grader_registry_or_its_functions_is_undone():
+    """Can an answer cell not empty a hidden part, drop a catalogue or rewrite a case generator?"""
+    from autograder.cases import l02_softmax
+
+    spec = framework.SPECS["softmax"]
+    hidden_cases = spec.cases["hidden"]
+    code = l02_softmax._softmax_hidden.__code__
+    spec.cases["hidden"] = lambda rng: []
+    spec.mistakes.clear()
+    l02_softmax._softmax_hidden.__code__ = (lambda rng: []).__code__
+    framework.MANIFEST.clear()
+    with pytest.raises(CheckFailed) as info:
+        check("softmax", lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True), part="hidden")
+    assert "subtract the maximum" in str(info.value)
+    assert spec.cases["hidden"] is hidden_cases and l02_softmax._softmax_hidden.__code__ is code
+    assert len(framework.MANIFEST) > 50
+
+
 def test_tampering_before_the_check_is_restored(capsys):
     """Does a check restore attributes replaced earlier by an answer cell, and say so?"""
     original = np.asarray
