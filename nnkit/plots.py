@@ -7,8 +7,12 @@ Every helper takes an optional matplotlib ``ax``; without one it makes a new fig
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "decision_grid",
@@ -19,7 +23,7 @@ __all__ = [
 ]
 
 
-def _axes(ax, figsize=(5.0, 4.0)):
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (5.0, 4.0)) -> Axes:
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -77,9 +81,9 @@ def plot_decision_boundary(
     predict_fn: Callable[[np.ndarray], np.ndarray],
     X: np.ndarray,
     y: np.ndarray,
-    ax=None,
+    ax: Axes | None = None,
     resolution: int = 200,
-):
+) -> Axes:
     """Colour the plane by the class ``predict_fn`` gives each point, and scatter the data.
 
     Parameters
@@ -134,10 +138,10 @@ def plot_activation(
     fn: Callable[[np.ndarray], np.ndarray],
     grad_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     a_range: tuple[float, float] = (-5.0, 5.0),
-    ax=None,
+    ax: Axes | None = None,
     label: str | None = None,
     num: int = 401,
-):
+) -> Axes:
     """Draw an activation ``g(a)`` and, when given, its derivative ``g'(a)`` (dashed).
 
     Parameters
@@ -174,8 +178,10 @@ def plot_activation(
 
 
 def plot_loss_curves(
-    history: Mapping[str, Sequence[float]] | Sequence[float], ax=None, log: bool = False
-):
+    history: Mapping[str, Sequence[float]] | Sequence[float],
+    ax: Axes | None = None,
+    log: bool = False,
+) -> Axes:
     """Draw training curves against the epoch.
 
     Parameters
@@ -228,12 +234,12 @@ def plot_loss_curves(
 def plot_trajectories(
     f: Callable[[np.ndarray], np.ndarray],
     trajectories: Mapping[str, np.ndarray],
-    ax=None,
+    ax: Axes | None = None,
     xlim: tuple[float, float] = (-2.0, 2.0),
     ylim: tuple[float, float] = (-2.0, 2.0),
     levels: int = 30,
     log_levels: bool = False,
-):
+) -> Axes:
     """Contours of a 2-D loss ``f`` and the paths of optimizers over it.
 
     Parameters

@@ -43,7 +43,7 @@ def figure_png(figure: Figure, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def quiet_call(fn: Callable, *args, **kwargs):
+def quiet_call(fn: Callable, *args, **kwargs) -> Any:
     """Call ``fn`` with NumPy floating-point warnings and Python warnings silenced.
 
     Students' functions overflow, divide by zero, ...: the explorer shows that in its note

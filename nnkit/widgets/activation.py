@@ -35,7 +35,9 @@ def _registry() -> dict[str, tuple[Callable, Callable]]:
     return ACTIVATIONS
 
 
-def numerical_slope(fn: Callable, a: np.ndarray, w: float, b: float, name: str = "fn"):
+def numerical_slope(
+    fn: Callable, a: np.ndarray, w: float, b: float, name: str = "fn"
+) -> tuple[np.ndarray | None, str | None]:
     """Centred-difference slope ``d/da fn(w a + b)`` on the grid ``a``; ``(slope, problem)``."""
     plus, problem = safe_evaluate(fn, w * (a + H) + b, name)
     if plus is None:

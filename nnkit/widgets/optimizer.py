@@ -263,7 +263,7 @@ class OptimizerPlayground(Explorer):
         finally:
             self._building = building
 
-    def set(self, **values):
+    def set(self, **values) -> OptimizerPlayground:
         """As ``Explorer.set``; a ``surface`` is applied first, so explicit rates win."""
         if "surface" in values:
             values = {"surface": values.pop("surface"), **values}
