@@ -187,8 +187,10 @@ def plot_loss_curves(
     Parameters
     ----------
     history : dict of str to sequence of float, or a sequence of float
-        E.g. ``{"loss": [...], "val_loss": [...], "acc": [...]}``. Keys with ``acc`` in their
-        name go on a second y-axis (right); everything else on the left. A plain sequence is
+        E.g. ``{"loss": [...], "val_loss": [...], "acc": [...]}``, or the ``History`` that
+        ``nnkit.training.fit`` returns. Keys with ``acc`` in their name go on a second y-axis
+        (right), the other curves on the left; ``lr``, empty curves and non-list entries are
+        skipped, and a ``best_epoch`` entry is marked with a dotted line. A plain sequence is
         drawn as ``"loss"``.
     ax : matplotlib Axes, optional
     log : bool
@@ -199,8 +201,16 @@ def plot_loss_curves(
     matplotlib Axes
         The left axes (losses).
     """
+    if hasattr(history, "as_dict"):
+        history = history.as_dict()
     if not isinstance(history, Mapping):
         history = {"loss": history}
+    best = history.get("best_epoch")
+    history = {
+        k: v
+        for k, v in history.items()
+        if k != "lr" and isinstance(v, Sequence | np.ndarray) and not isinstance(v, str) and len(v)
+    }
     if not history:
         raise ValueError("history is empty: expected at least one curve, e.g. {'loss': [...]}")
     ax = _axes(ax, figsize=(6.0, 3.5))
@@ -227,6 +237,10 @@ def plot_loss_curves(
             handles, labels = handles + h2, labels + l2
         else:
             handles, labels = ax.get_legend_handles_labels()
+    if isinstance(best, int | np.integer):
+        ax.axvline(int(best), color="0.4", ls=":", lw=1)
+        handles.append(ax.lines[-1])
+        labels.append(f"best epoch ({int(best)})")
     ax.legend(handles, labels, fontsize=8)
     return ax
 

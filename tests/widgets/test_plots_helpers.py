@@ -92,3 +92,15 @@ def test_plot_trajectories_draws_each_path_over_the_contours():
     np.testing.assert_allclose(drawn["sgd"].get_xydata(), paths["sgd"])
     np.testing.assert_allclose(drawn["adam"].get_xydata(), paths["adam"])
     assert ax.get_xlim() == (-1, 2)
+
+
+def test_plot_loss_curves_reads_a_training_history():
+    """fit's History: curves drawn, lr and empty lists skipped, the best epoch marked."""
+    from nnkit.training import History
+
+    h = History(train_loss=[1.0, 0.6, 0.5], val_loss=[1.1, 0.8, 0.9], lr=[0.1] * 3, best_epoch=1)
+    ax = plot_loss_curves(h)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["train_loss", "val_loss", "best epoch (1)"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), h.train_loss)
+    assert len(ax.figure.axes) == 1  # no accuracy recorded: no second axis
