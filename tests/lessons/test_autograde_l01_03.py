@@ -189,8 +189,15 @@ def test_solution_gets_full_marks(autograded, lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_untouched_release_gets_zero(autograded, lesson):
-    """Does each released notebook, submitted untouched, autograde to 0?"""
+    """Does each released notebook, submitted untouched, autograde to 0 with every demo cell
+    (figures, widgets, self-check) still running without error?"""
     assert autograded["grades"][(lesson, "release")] == 0.0
+    for cell_id, outputs in cell_outputs(autograded["course"], "release", lesson).items():
+        if not str(cell_id).startswith("test_"):
+            broken = [
+                o for o in outputs if o["output_type"] == "error" or o.get("name") == "stderr"
+            ]
+            assert not broken, (cell_id, broken[:1])
 
 
 def test_wrong_submissions_get_the_in_process_score(autograded):
