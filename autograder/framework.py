@@ -330,6 +330,8 @@ class Context:
                 f"Your {who} raises NotImplementedError: replace `raise NotImplementedError()` in "
                 "its answer cell with your code and run that cell again."
             )
+        if isinstance(outcome.error, NotDefinedError):
+            self.fail(str(outcome.error))
         if outcome.error is not None:
             err = outcome.error
             text = str(err).splitlines()[0][:300] if str(err) else ""
@@ -495,7 +497,7 @@ def _default_namespace(depth: int = 2) -> dict:
 def _guess_lesson(namespace: dict) -> str | None:
     counts: dict[str, int] = {}
     for p in MANIFEST:
-        if callable(namespace.get(p.function)):
+        if _defined(namespace.get(p.function)):
             counts[p.lesson] = counts.get(p.lesson, 0) + 1
     return max(sorted(counts), key=lambda k: counts[k]) if counts else None
 
@@ -522,7 +524,7 @@ def self_check(namespace: dict | None = None, *, lesson: str | None = None) -> d
         spec = SPECS[p.function]
         fn = ns.get(p.function)
         label = f"{p.function} · {p.part}"
-        if not callable(fn):
+        if not _defined(fn):
             print(f"  ✗ {label:<34} 0/{p.points}  not defined: run its answer cell")
             continue
         companions = tuple(ns.get(c) for c in spec.companions)
@@ -559,6 +561,26 @@ def self_check(namespace: dict | None = None, *, lesson: str | None = None) -> d
 _PROTECTED: dict[str, Any] = {}
 
 
+class NotDefinedError(Exception):
+    """Raised by the stand-in of a graded function whose answer cell has not defined it."""
+
+
+def _placeholder(name: str) -> Callable:
+    def not_defined(*_args: Any, **_kwargs: Any) -> None:
+        raise NotDefinedError(
+            f"{name} is not defined: run its answer cell (if that cell shows an error, such as "
+            "a SyntaxError, fix it first)."
+        )
+
+    not_defined.__name__ = name
+    not_defined.__autograder_placeholder__ = True
+    return not_defined
+
+
+def _defined(fn: Any) -> bool:
+    return callable(fn) and not getattr(fn, "__autograder_placeholder__", False)
+
+
 def protect_names_in_notebook(**names: Any) -> None:
     """Before every cell, rebind ``check``/``self_check`` if an answer cell replaced them."""
     _PROTECTED.update(names)
@@ -573,6 +595,12 @@ def protect_names_in_notebook(**names: Any) -> None:
 
     def _guard(*_args: Any) -> None:
         ns = shell.user_ns
+        for name in SPECS:
+            # A graded function whose answer cell failed (e.g. a SyntaxError) still has a
+            # name, so its test cells report "not defined" instead of a NameError traceback
+            # that would show the (possibly hidden) test cell's source.
+            if name not in ns:
+                ns[name] = _placeholder(name)
         replaced = [k for k, v in _PROTECTED.items() if k in ns and ns[k] is not v]
         for key in replaced:
             ns[key] = _PROTECTED[key]

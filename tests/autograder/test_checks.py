@@ -262,6 +262,11 @@ def test_notebook_guard_rebinds_check_after_an_answer_cell_replaces_it():
         shell.run_cell("check = lambda *a, **k: print('fooled')")
         shell.run_cell("verdict = check")
         assert shell.user_ns["verdict"] is check
+        # a graded function whose answer cell failed gets a stand-in: "not defined", no NameError
+        shell.run_cell("def softmax(z)\n    return z")
+        result = shell.run_cell('check("softmax", softmax, part="values")')
+        assert isinstance(result.error_in_exec, CheckFailed)
+        assert "softmax is not defined" in str(result.error_in_exec)
     finally:
         interactiveshell.InteractiveShell.clear_instance()
 

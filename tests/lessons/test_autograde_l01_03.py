@@ -235,9 +235,10 @@ def test_hostile_notebook_cannot_fool_or_break_grading(autograded):
     assert "all good!" not in sigmoid_text
     assert "replaced" in sigmoid_text  # the student is told the originals were restored
     assert "tanh" in sigmoid_text  # and the real check ran and named the mistake
-    assert "NameError" in output_text(outputs["test_relu_values"]) or "relu" in output_text(
-        outputs["test_relu_values"]
-    )
+    for part in ("values", "hidden"):  # the broken cell costs relu, without a traceback
+        relu_text = output_text(outputs[f"test_relu_{part}"])
+        assert "relu is not defined" in relu_text
+        assert "Traceback" not in relu_text and "HIDDEN" not in relu_text
     for later in ("test_leaky_relu_values", "test_neuron_forward_values", "test_xor_params_values"):
         assert not [o for o in outputs[later] if o["output_type"] == "error"], later
         assert not [o for o in outputs[later] if o.get("name") == "stderr"], later
