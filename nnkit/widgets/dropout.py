@@ -95,7 +95,10 @@ class DropoutExplorer(Explorer):
                 options=[("training", True), ("evaluation", False)], value=True
             ),
             "inverted": widgets.Checkbox(
-                value=True, description="scale by 1/(1-p) (inverted dropout)"
+                value=True,
+                description="scale by 1/(1-p) (inverted dropout)",
+                indent=False,
+                layout=widgets.Layout(width="auto"),
             ),
             "mask_seed": widgets.IntSlider(
                 value=0, min=0, max=50, description="mask #", continuous_update=False

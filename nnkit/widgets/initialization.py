@@ -157,7 +157,7 @@ class InitExplorer(Explorer):
                 min=-2,
                 max=1,
                 step=0.05,
-                description="weight scale",
+                description="w scale",
                 continuous_update=False,
                 readout_format=".3g",
             ),
