@@ -195,8 +195,14 @@ class Explorer:
 
     def show(self) -> Explorer:
         """Display the explorer in the notebook (once per cell; see ``_ipython_display_``)."""
+        from IPython import get_ipython
         from IPython.display import display
 
+        if get_ipython() is None:  # a plain Python script: nothing can show the picture
+            print(
+                f"{self.title}: open it in JupyterLab to see and move it (.png holds the picture)"
+            )
+            return self
         display(self.mimebundle(), raw=True)
         self._displayed_in = _current_execution_count()
         return self

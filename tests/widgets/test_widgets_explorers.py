@@ -440,3 +440,11 @@ def test_explorers_survive_the_ends_of_every_control(make, capfd):
             for name, value in setting.items():
                 assert ex.values[name] == pytest.approx(value), name
     assert capfd.readouterr().err == ""
+
+
+def test_outside_ipython_the_factory_prints_one_line_and_returns_the_explorer(capsys):
+    from nnkit.widgets import dropout_explorer
+
+    ex = dropout_explorer()
+    out = capsys.readouterr().out
+    assert isinstance(ex, DropoutExplorer) and out.count("\n") == 1 and "JupyterLab" in out
