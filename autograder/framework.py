@@ -144,6 +144,7 @@ def freeze_registry() -> None:
             for value in vars(module).values():
                 if isinstance(value, type) and value.__module__ == name:
                     functions += [f for f in vars(value).values() if callable(f)]
+                    sandbox.snapshot_class(value)
     sandbox.freeze_functions(functions)
     sandbox.add_restorer(_restore_registry)
 

@@ -236,6 +236,25 @@ def add_restorer(restorer: Any) -> None:
     _RESTORERS.append(restorer)
 
 
+_CLASSES: list[tuple[type, dict[str, Any]]] = []
+
+
+def snapshot_class(cls: type) -> None:
+    """Remember the methods and class attributes of one of the grader's classes."""
+    if all(c is not cls for c, _ in _CLASSES):
+        _CLASSES.append((cls, {k: v for k, v in vars(cls).items() if not k.startswith("__")}))
+
+
+def _restore_classes() -> list[str]:
+    changed = []
+    for cls, attrs in _CLASSES:
+        for name, value in attrs.items():
+            if vars(cls).get(name, _MISSING) is not value:
+                setattr(cls, name, value)
+                changed.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    return changed
+
+
 def freeze_functions(functions: Any) -> None:
     """Remember the code and defaults of the grader's own functions (lambdas included)."""
     seen = {id(f) for f, *_ in _CODE}
@@ -262,6 +281,7 @@ def restore_tampered() -> list[str]:
     replaced; return their names."""
     changed = _SNAPSHOT.restore()
     changed += _restore_code()
+    changed += _restore_classes()
     for restorer in _RESTORERS:
         changed += restorer()
     return changed

@@ -141,11 +141,14 @@ def test_editing_the_grader_registry_or_its_functions_is_undone():
     spec.mistakes.clear()
     l02_softmax._softmax_hidden.__code__ = (lambda rng: []).__code__
     framework.MANIFEST.clear()
+    compare_case = framework.Context.compare_case
+    framework.Context.compare_case = lambda *args, **kwargs: None
     with pytest.raises(CheckFailed) as info:
         check("softmax", lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True), part="hidden")
     assert "subtract the maximum" in str(info.value)
     assert spec.cases["hidden"] is hidden_cases and l02_softmax._softmax_hidden.__code__ is code
     assert len(framework.MANIFEST) > 50
+    assert framework.Context.compare_case is compare_case
 
 
 def test_tampering_before_the_check_is_restored(capsys):
