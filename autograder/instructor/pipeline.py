@@ -87,8 +87,16 @@ class Submission:
         }
 
     def result(self) -> dict[str, Any]:
-        """The JSON-able summary the parent stores."""
+        """The JSON-able summary the parent stores (every test cell of the lesson has an entry)."""
         score = sum(g["score"] or 0.0 for g in self.grades.values())
+        for gid in self.lesson_info["tests"]:
+            if gid not in self.tests:
+                self.tests[gid] = {
+                    "score": (self.grades.get(gid) or {}).get("score") or 0.0,
+                    "max": self.lesson_info["grades"][gid],
+                    "hidden": gid in self.lesson_info["hidden"],
+                    "message": "not run: " + ("; ".join(self.details) or "not graded"),
+                }
         return {
             "student": self.student,
             "lesson": self.lesson,
@@ -189,12 +197,25 @@ def find_tampering(sub: Submission) -> None:
 
 
 def find_duplicates_and_order(sub: Submission) -> None:
+    """Copies of graded cells lose their nbgrader metadata (the first one counts).
+
+    nbgrader's own ``DeduplicateIds`` empties that metadata instead, which its
+    ``CheckCellMetadata`` then rejects as an old schema and the whole submission fails.
+    """
     ids = _ids(sub.nb)
     twice = sorted(g for g, n in Counter(ids).items() if n > 1)
     if twice:
         sub.hint(
             DUPLICATED, "cells present more than once (the first one counts): " + ", ".join(twice)
         )
+        seen: set[str] = set()
+        for cell in sub.nb["cells"]:
+            gid = grade_id_of(cell)
+            if gid in seen:
+                cell["metadata"].pop("nbgrader", None)
+            elif gid:
+                seen.add(gid)
+        sub.data = json.dumps(sub.nb).encode("utf-8")
     known = [g for g in dict.fromkeys(ids) if g in sub.lesson_info["rank"]]
     ranks = [sub.lesson_info["rank"][g] for g in known]
     if ranks != sorted(ranks):

@@ -34,12 +34,14 @@ from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
+from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
+from traitlets import Bool
 
 from . import pipeline
 from .course import grade_id_of
@@ -100,6 +102,20 @@ class LimitedKernelManager(AsyncKernelManager):
             resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
         if STATE.conn is not None:
             STATE.conn.send(("kernel", pid))
+
+
+class TruncateOutputs(Preprocessor):
+    """Cap every text output (nbgrader's ``LimitOutput`` counts lines; 100 MB is one line)."""
+
+    enabled = Bool(True)
+    max_chars = 20_000
+
+    def preprocess_cell(self, cell, resources, index):
+        for out in cell.get("outputs", []):
+            if "text" in out and len(out["text"]) > self.max_chars:
+                cut = len(out["text"]) - self.max_chars
+                out["text"] = out["text"][: self.max_chars] + f"\n... [{cut} more characters cut]\n"
+        return cell, resources
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -196,9 +212,9 @@ def autograde(sub: Submission) -> None:
     cfg.Execute.timeout = cell_timeout
     coursedir = CourseDirectory(config=cfg)
     converter = Autograde(coursedir=coursedir, config=cfg)
-    converter.autograde_preprocessors = [
-        GuardedExecute if p is Execute else p for p in converter.autograde_preprocessors
-    ]
+    steps = [GuardedExecute if p is Execute else p for p in converter.autograde_preprocessors]
+    steps.insert(steps.index(GuardedExecute) + 1, TruncateOutputs)
+    converter.autograde_preprocessors = steps
 
     STATE.timed_out, STATE.kernel_pid = False, None
     remaining = max(1.0, STATE.deadline - time.monotonic())

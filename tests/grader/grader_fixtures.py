@@ -199,7 +199,7 @@ def catalogue() -> dict[str, tuple[Callable[[Path], dict | bytes], set[str], flo
         ),
         "memory_hog": (
             lambda c: append_to_answer(
-                solved(c, L), L, "hog = [np.ones(50_000_000) for _ in range(200)]"
+                solved(c, L), L, "hog = [np.empty(50_000_000) for _ in range(200)]  # 80 GB"
             ),
             {"out of memory"},
             3,
