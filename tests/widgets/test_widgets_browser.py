@@ -10,6 +10,7 @@ or a plot that does not react are failures, never skips.
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import json
 import os
 import re
@@ -112,7 +113,8 @@ def _start_lab(root: Path, home: Path, port: int, log) -> subprocess.Popen:
     ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    # Own process group: stopping it by the server's PID also stops the kernel it started.
+    # Own process group, so that a signal to the server's PID reaches any helper it spawned;
+    # kernels run in sessions of their own and are shut down through the API (see _stop).
     return subprocess.Popen(
         cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -132,9 +134,35 @@ def _wait_ready(proc: subprocess.Popen, port: int, timeout: float = 40.0) -> Non
     raise AssertionError(f"jupyter lab did not answer on port {port} within {timeout:.0f} s")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _api(port: int):
+    """An opener that talks to the server's REST API, with the XSRF cookie it asks for."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"http://127.0.0.1:{port}/lab", timeout=10).close()
+    xsrf = next((c.value for c in jar if c.name == "_xsrf"), "")
+    opener.addheaders = [("X-XSRFToken", xsrf)]
+    return opener
+
+
+def _shutdown_kernels(port: int) -> list[str]:
+    """Ask the server to shut its kernels down; return their ids (best effort)."""
+    try:
+        api = _api(port)
+        with api.open(f"http://127.0.0.1:{port}/api/kernels", timeout=5) as r:
+            ids = [k["id"] for k in json.load(r)]
+        for kernel_id in ids:
+            url = f"http://127.0.0.1:{port}/api/kernels/{kernel_id}"
+            api.open(urllib.request.Request(url, method="DELETE"), timeout=15).close()
+        return ids
+    except OSError:
+        return []
+
+
+def _stop(proc: subprocess.Popen, port: int) -> None:
+    """Stop the server by its PID: kernels first, then SIGTERM (SIGKILL after 10 s)."""
     if proc.poll() is not None:
         return
+    _shutdown_kernels(port)
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
@@ -224,7 +252,7 @@ def _lesson_in_browser(tmp_path: Path, widgets_enabled: bool = True):
             finally:
                 browser.close()
     finally:
-        _stop(proc)
+        _stop(proc, port)
         assert proc.poll() is not None, "jupyter lab is still running after stop"
 
 
