@@ -239,12 +239,21 @@ class ActivationExplorer(Explorer):
     title = "Activation explorer: one neuron y = g(w·a + b)"
     figsize = (9.5, 3.6)
 
-    def __init__(self, fn: Callable | None = None, grad_fn: Callable | None = None) -> None:
+    def __init__(self, fn: Callable | str | None = None, grad_fn: Callable | None = None) -> None:
         super().__init__()
+        names = list(_registry())
+        if isinstance(fn, str):  # activation_explorer("tanh"): start on a library activation
+            if fn not in names:
+                raise ValueError(f"unknown activation {fn!r}; expected one of {names}")
+            own, fn = fn, None
+        else:
+            own = getattr(fn, "__name__", None)
+        if fn is not None and not callable(fn):
+            raise TypeError(f"fn must be a function or an activation name, got {type(fn).__name__}")
+        if grad_fn is not None and not callable(grad_fn):
+            raise TypeError(f"grad_fn must be a function, got {type(grad_fn).__name__}")
         self.fn = fn
         self.grad_fn = grad_fn
-        names = list(_registry())
-        own = getattr(fn, "__name__", None)
         start = own if own in names else ("sigmoid" if "sigmoid" in names else names[0])
         self.label = (
             f"your {own}" if fn is not None and own and own != "<lambda>" else "your function"
@@ -343,7 +352,7 @@ def _robust_ylim(ax, curves) -> None:
 
 
 def activation_explorer(
-    fn: Callable | None = None, grad_fn: Callable | None = None
+    fn: Callable | str | None = None, grad_fn: Callable | None = None
 ) -> ActivationExplorer:
     """Display the activation explorer and return it.
 
@@ -354,6 +363,7 @@ def activation_explorer(
         chosen in the drop-down (the one with your function's name, when there is one), with
         the numerical slope of ``fn`` so a wrong ``grad_fn`` shows at a glance. A stub that
         raises ``NotImplementedError`` or returns garbage gives a note, not an error.
+        A name such as ``"tanh"`` starts the explorer on that library activation instead.
 
     Returns
     -------

@@ -448,3 +448,13 @@ def test_outside_ipython_the_factory_prints_one_line_and_returns_the_explorer(ca
     ex = dropout_explorer()
     out = capsys.readouterr().out
     assert isinstance(ex, DropoutExplorer) and out.count("\n") == 1 and "JupyterLab" in out
+
+
+def test_activation_explorer_takes_a_library_name_and_rejects_non_functions():
+    ex = ActivationExplorer("tanh")
+    assert ex.fn is None and ex.controls["activation"].value == "tanh"
+    np.testing.assert_allclose(ex.data.y, np.tanh(ex.data.a), atol=1e-12)
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        ActivationExplorer("swish")
+    with pytest.raises(TypeError, match="grad_fn must be a function, got int"):
+        ActivationExplorer(np.tanh, 3)
