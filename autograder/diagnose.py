@@ -12,7 +12,6 @@ the mistake.
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from collections.abc import Callable
@@ -267,17 +266,3 @@ def match_mistake(
         ):
             return mistake
     return None
-
-
-def size_of_error(got: Any, expected: Any) -> str:
-    """A short phrase like 'off by up to 0.37' for the generic message."""
-    g, e = _as_number_array(got), _as_number_array(expected)
-    if g is None or e is None or g.shape != e.shape or not g.size:
-        return ""
-    with _errstate(all="ignore"):
-        d = _abs(g.astype(float) - e.astype(float))
-    d = d[_isfinite(d)]
-    if not d.size:
-        return ""
-    worst = float(d.max())
-    return f"off by up to {worst:.3g}" if math.isfinite(worst) else ""

@@ -18,7 +18,6 @@ calls ``check("softmax", softmax, part="values")``; the grader
 from __future__ import annotations
 
 import contextlib
-import inspect
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -615,8 +614,3 @@ def protect_names_in_notebook(**names: Any) -> None:
 
     shell.events.register("pre_run_cell", _guard)
     shell._autograder_guard = True
-
-
-def signature_of(fn: Callable) -> str:
-    """``name(args)`` of a function, for build scripts and messages."""
-    return f"{fn.__name__}{inspect.signature(fn)}"
