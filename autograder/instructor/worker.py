@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_sync as nb_run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
@@ -94,14 +96,59 @@ class LimitedKernelManager(AsyncKernelManager):
     async def start_kernel(self, **kw: Any) -> None:
         await super()._async_start_kernel(**kw)
         pid = self.provisioner.pid if self.provisioner else None
+        self.kernel_pid = pid
         if pid is None:
             return
-        STATE.kernel_pid = pid
         if STATE.limits.memory:
             limit = int(STATE.limits.memory)
             resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
         if STATE.conn is not None:
             STATE.conn.send(("kernel", pid))
+
+
+class WarmKernel:
+    """One kernel started ahead for the *next* submission, so its boot overlaps this one's run.
+
+    It is still a fresh kernel per submission (never reused); it only starts earlier, with the
+    same limits, and moves to the submission's folder before the first cell runs.
+    """
+
+    def __init__(self) -> None:
+        self.km: LimitedKernelManager | None = None
+
+    def take(self) -> LimitedKernelManager | None:
+        km, self.km = self.km, None
+        if km is not None and not run_sync(km.is_alive)():
+            self._stop(km)
+            return None
+        return km
+
+    def prestart(self, config: Any, kernel_name: str, extra_arguments: list[str], cwd: str) -> None:
+        if self.km is not None:
+            return
+        km = LimitedKernelManager(config=config, kernel_name=kernel_name)
+        try:
+            run_sync(km.start_kernel)(extra_arguments=extra_arguments, cwd=cwd)
+        except Exception:  # no warm kernel: nbclient starts one itself
+            logging.getLogger("autograder.worker").exception("could not start a warm kernel")
+            return
+        self.km = km
+
+    @staticmethod
+    def _stop(km: LimitedKernelManager) -> None:
+        try:
+            run_sync(km.shutdown_kernel)(now=True)
+        except Exception:
+            if getattr(km, "kernel_pid", None):
+                _kill_group(km.kernel_pid)
+
+    def shutdown(self) -> None:
+        if self.km is not None:
+            self._stop(self.km)
+            self.km = None
+
+
+WARM = WarmKernel()
 
 
 class TruncateOutputs(Preprocessor):
@@ -125,16 +172,48 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 
 class GuardedExecute(Execute):
-    """nbgrader's Execute that survives the death of the kernel (see the module docstring)."""
+    """nbgrader's Execute that survives the death of the kernel (see the module docstring)
+    and takes a kernel started ahead (:class:`WarmKernel`) when one is ready."""
+
+    use_warm_kernel = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["kernel_manager_class"] = LimitedKernelManager
         super().__init__(*args, **kwargs)
         self._dead: str | None = None
+        self._chdir: str | None = None
 
     def preprocess(self, nb, resources=None, km=None):
         self._dead = None
-        return super().preprocess(nb, resources, km)
+        warm = WARM.take() if self.use_warm_kernel and km is None else None
+        self._chdir = (resources or {}).get("metadata", {}).get("path") if warm else None
+        if self.use_warm_kernel and WORKER is not None:
+            name = nb.metadata.get("kernelspec", {}).get("name", "python3")
+            WARM.prestart(self.config, name, list(self.extra_arguments), str(WORKER.root))
+        try:
+            return super().preprocess(nb, resources, warm or km)
+        finally:
+            if warm is not None:
+                if self.kc is not None:
+                    self.kc.stop_channels()
+                WarmKernel._stop(warm)
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        STATE.kernel_pid = getattr(self.km, "kernel_pid", None) or self.km.provisioner.pid
+        if STATE.timed_out:
+            _kill_group(STATE.kernel_pid)
+        if self._chdir:
+            msg_id = kc.execute(
+                f"import os as _os; _os.chdir({self._chdir!r}); del _os",
+                silent=True,
+                store_history=False,
+            )
+            await self.async_wait_for_reply(msg_id)
+        return kc
+
+    # nbclient binds the sync name to its own coroutine at class creation: rebind to ours
+    start_new_kernel_client = nb_run_sync(async_start_new_kernel_client)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
@@ -402,6 +481,7 @@ def worker_main(conn: Any, root: str, course_root: str, template_db: str) -> Non
         except (EOFError, OSError):
             return
         if task is None:
+            WARM.shutdown()
             return
         fault = task.get("fault")
         if fault == "crash-worker":  # fault injection for the supervisor's tests
