@@ -328,6 +328,7 @@ def draw_activation(figure, data: ActivationData, student: bool, label: str) -> 
             ha="center",
             va="center",
             color="#a04000",
+            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#a04000"},
         )
     ax_y.set_title(f"output y = g({data.w:.1f}·a {'+' if data.b >= 0 else '−'} {abs(data.b):.1f})")
     ax_d.set_title("slope dy/da (shaded: saturated, |g'| < 5% of peak)")

@@ -329,6 +329,10 @@ def test_activation_explorer_reacts_to_its_slider_in_jupyterlab(tmp_path):
         after_png = img.screenshot()
         assert after_src != before_src, "moving the weight slider did not redraw the plot"
         assert after_png != before_png, "the plot's pixels did not change with the slider"
+        neuron = outputs.filter(has_text="Neuron and layer explorer")
+        if neuron.count():  # lesson 01 embeds it too: keep a picture of it as an artifact
+            neuron.first.scroll_into_view_if_needed()
+            neuron.first.screenshot(path=str(ARTIFACTS / "neuron-explorer.png"))
     elapsed = time.monotonic() - started
     assert elapsed < 90, f"the browser test took {elapsed:.0f} s (budget 90 s)"
 
