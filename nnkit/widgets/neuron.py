@@ -18,7 +18,6 @@ import numpy as np
 
 from ._base import Explorer, quiet_call
 
-HIDDEN = 2
 MODES = ("one neuron", "hidden layer")
 
 
