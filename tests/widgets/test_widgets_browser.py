@@ -259,17 +259,19 @@ def _lesson_in_browser(tmp_path: Path, widgets_enabled: bool = True):
 def _find_live_explorer(page, title: str, name: str):
     """The explorer's live widget, or a loud failure naming what the page shows instead."""
     live = page.locator(".jp-OutputArea-output .widget-vbox", has_text=title)
-    fallback = page.get_by_text("need a widget frontend")
-    broken = page.get_by_text(re.compile("|".join(map(re.escape, BROKEN_WIDGET_TEXTS))))
-    try:
-        # "attached", not "visible": JupyterLab skips rendering cells scrolled out of view.
-        live.or_(fallback).or_(broken).first.wait_for(state="attached", timeout=45_000)
+    fallback = page.get_by_text("need a widget frontend")  # no widget manager in the page
+    error = page.get_by_text("Error displaying widget")
+    # Counting attached elements, not visible ones: JupyterLab skips rendering cells scrolled
+    # out of view. "Loading widget..." is transient, so only a deadline turns it into a failure.
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
         if live.count():
             live.first.scroll_into_view_if_needed()
-            live.first.wait_for(state="visible", timeout=5_000)
+            live.first.wait_for(state="visible", timeout=10_000)
             return live.first
-    except Exception:
-        pass
+        if fallback.count() or error.count():
+            break
+        page.wait_for_timeout(250)
     page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"))
     body = page.evaluate("document.body.textContent")  # innerText skips off-screen cells
     shows = [t for t in (*BROKEN_WIDGET_TEXTS, "need a widget frontend") if t in body]
