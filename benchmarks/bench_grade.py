@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"class: {args.students} students x {len(lessons)} lessons ({', '.join(lessons)})")
         print(f"machine: {os.cpu_count()} cores")
 
+        print(f"load average before grade: {os.getloadavg()[0]:.2f}")
         summary = grade(a, workers=args.workers, progress=True)
         t_par = summary.seconds
         print(f"autograder grade -j {args.workers}: {t_par:.1f} s ({n / t_par:.2f} notebooks/s)")
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  statuses:", dict(sorted(statuses.items())))
         if args.skip_serial:
             return 0
+        print(f"load average before nbgrader: {os.getloadavg()[0]:.2f}")
         t_ser = serial_nbgrader(b, lessons)
         print(f"serial nbgrader autograde: {t_ser:.1f} s ({n / t_ser:.2f} notebooks/s)")
         sa, sb = scores(a), scores(b)

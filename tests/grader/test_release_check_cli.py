@@ -87,3 +87,11 @@ def test_cli_help_lists_every_step(capsys):
     out = capsys.readouterr().out
     for step in ("release", "collect", "grade", "report", "feedback", "check"):
         assert step in out
+
+
+def test_the_repository_lessons_leak_nothing(repo_root):
+    """Do the released lessons of the course hold no solution, hidden test or output?"""
+    course = Course.at(repo_root)
+    if not course.lessons():
+        pytest.skip("no lessons built yet")
+    assert [str(leak) for leak in release.verify(course)] == []
