@@ -122,4 +122,33 @@ def feedback(
             page = course.feedback_dir / student / lesson / f"{info[lesson]['notebook']}.html"
             if page.is_file():
                 written.append(page)
+    for (student, lesson), result in sorted(RESULTS.items()):
+        ungraded = not result.get("autograded") and lesson in (lessons or info)
+        if ungraded and (not students or student in students) and lesson in info:
+            page = course.feedback_dir / student / lesson / f"{info[lesson]['notebook']}.html"
+            written.append(_plain_page(result, page))
     return written
+
+
+def _plain_page(result: dict[str, Any], page: Path) -> Path:
+    """A feedback page for a submission nbgrader could not run (not a notebook, wrong file)."""
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{esc(gid)}</td><td>{t.get('score') or 0:g} / {t['max']:g}</td>"
+        f"<td>{esc(t.get('message') or '')}</td></tr>"
+        for gid, t in result.get("tests", {}).items()
+    )
+    status = ", ".join(result.get("status", []) + result.get("hints", []))
+    details = "".join(f"<li>{esc(d)}</li>" for d in result.get("details", []))
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<title>{esc(result["lesson"])}: feedback</title></head><body>
+<h2>Your results: {result.get("score", 0):g} / {result.get("max_score", 0):g}</h2>
+<p>Grading status: <strong>{esc(status)}</strong></p><ul>{details}</ul>
+<table border="1"><tr><th>test</th><th>points</th><th>message</th></tr>{rows}</table>
+</body></html>
+""",
+        encoding="utf-8",
+    )
+    return page

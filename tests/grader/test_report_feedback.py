@@ -56,8 +56,8 @@ def test_feedback_shows_points_and_messages_but_no_hidden_test(graded_catalogue)
     """Does every feedback page list each test with points and never show hidden test code?"""
     course, summary, _ = graded_catalogue
     pages = feedback(Course.at(course))
-    graded = {(r["student"], r["lesson"]) for r in summary.graded if r["autograded"]}
-    assert {(p.parent.parent.name, p.parent.name) for p in pages} == graded
+    every = {(r["student"], r["lesson"]) for r in summary.graded}
+    assert {(p.parent.parent.name, p.parent.name) for p in pages} == every
     hidden_lines = [
         line.strip()
         for lesson in ("01_add", "02_mul")
@@ -79,5 +79,7 @@ def test_feedback_shows_points_and_messages_but_no_hidden_test(graded_catalogue)
     assert "hidden check failed" in wrong
     ok = (course / "feedback/solution/01_add/01_add.html").read_text()
     assert "add works on small numbers" in ok and "3 / 3" in ok
+    broken = (course / "feedback/invalid_json/01_add/01_add.html").read_text()
+    assert "not a notebook" in broken and "0 / 3" in broken
     status = json.loads((course / "grading_status.json").read_text())
     assert status["solution/01_add"]["tests"]["test_add_hidden"]["hidden"] is True
