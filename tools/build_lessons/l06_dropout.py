@@ -1,0 +1,315 @@
+"""Lesson 06_dropout: over-fitting, L2 and L1 penalties, inverted dropout, early stopping."""
+
+from __future__ import annotations
+
+from .nb import Lesson
+
+LESSON = "06_dropout"
+
+DROPOUT = '''
+def dropout_forward(x, p, train, rng):
+    """Inverted dropout.
+
+    Parameters
+    ----------
+    x : ndarray, any shape
+    p : float in [0, 1): probability of DROPPING a unit
+    train : bool
+        True: drop each unit independently with probability p and divide the survivors by
+        1 - p.  False (evaluation): return x unchanged.
+    rng : numpy.random.Generator, int or None
+        The only source of randomness (rng = np.random.default_rng(rng)).
+
+    Returns
+    -------
+    out : ndarray, same shape and dtype as x
+    cache : anything dropout_backward needs
+    """
+    ### BEGIN SOLUTION
+    if not train:
+        return x.copy(), None
+    rng = np.random.default_rng(rng)
+    keep = rng.random(x.shape) >= p
+    scale = (keep / (1.0 - p)).astype(x.dtype)
+    return x * scale, scale
+    ### END SOLUTION
+
+
+def dropout_backward(dout, cache):
+    """Gradient of dropout_forward: the same mask and scaling applied to dout.
+
+    Returns dx, same shape as dout (dout itself after an evaluation-mode forward).
+    """
+    ### BEGIN SOLUTION
+    if cache is None:
+        return dout.copy()
+    return dout * cache
+    ### END SOLUTION
+'''
+
+PENALTIES = '''
+def l2_penalty(params, lam):
+    """L2 penalty on the weights: value = lam * sum of ||W||² over the keys starting with "W".
+
+    Parameters
+    ----------
+    params : dict of ndarrays (e.g. "W1", "b1", "W2", "b2")
+    lam : float
+
+    Returns
+    -------
+    value : float
+    grads : dict with every key of params: 2 * lam * W for the weights, zeros for the others
+    """
+    ### BEGIN SOLUTION
+    value = 0.0
+    grads = {}
+    for key, arr in params.items():
+        if key.startswith("W"):
+            value += lam * float(np.sum(arr * arr))
+            grads[key] = 2.0 * lam * arr
+        else:
+            grads[key] = np.zeros_like(arr)
+    return value, grads
+    ### END SOLUTION
+
+
+def l1_penalty(params, lam):
+    """L1 penalty on the weights: value = lam * sum of |W|; sub-gradient lam * sign(W)
+    (0 where W = 0); zeros for the keys that do not start with "W"."""
+    ### BEGIN SOLUTION
+    value = sum(lam * float(np.abs(a).sum()) for k, a in params.items() if k.startswith("W"))
+    grads = {k: lam * np.sign(a) if k.startswith("W") else np.zeros_like(a)
+             for k, a in params.items()}
+    return value, grads
+    ### END SOLUTION
+'''
+
+EARLY = '''
+def early_stopping_epoch(val_losses, patience):
+    """The 0-based epoch whose parameters early stopping keeps.
+
+    Scan the losses in order; an epoch improves if its loss is strictly lower than the best
+    so far. Stop as soon as `patience` epochs in a row brought no improvement (later losses
+    are never seen) and return the epoch of the lowest loss seen up to then (the first one
+    on ties).
+
+    Parameters
+    ----------
+    val_losses : sequence of float
+    patience : int >= 1
+
+    Returns
+    -------
+    int
+    """
+    ### BEGIN SOLUTION
+    best_epoch, waited = 0, 0
+    for epoch in range(1, len(val_losses)):
+        if val_losses[epoch] < val_losses[best_epoch]:
+            best_epoch, waited = epoch, 0
+        else:
+            waited += 1
+            if waited == patience:
+                break
+    return best_epoch
+    ### END SOLUTION
+'''
+
+OVERFIT = """
+# A small training set (150 digits) and a big network: training loss → 0, validation
+# loss turns back up. Full-batch gradient descent on nnkit's reference mlp_loss.
+X_all, y_all = nnkit.load_digits(rng=0)
+X_all = X_all / 16.0
+X_tr, y_tr = X_all[:150], y_all[:150]
+X_va, y_va = X_all[1000:1500], y_all[1000:1500]
+
+
+def train(reg=0.0, l1=0.0, epochs=250, lr=0.5, seed=0):
+    params = nnkit.init_mlp(64, 100, 10, rng=seed)
+    curves = {"train": [], "val": []}
+    for _ in range(epochs):
+        loss, grads = nnkit.mlp_loss(params, X_tr, y_tr)
+        if reg:
+            extra, g2 = nnkit.l2_penalty(params, reg)
+            grads = {k: grads[k] + g2[k] for k in grads}
+        if l1:
+            extra, g1 = nnkit.l1_penalty(params, l1)
+            grads = {k: grads[k] + g1[k] for k in grads}
+        for k in params:
+            params[k] = params[k] - lr * grads[k]
+        curves["train"].append(loss)
+        curves["val"].append(nnkit.mlp_loss(params, X_va, y_va)[0])
+    return params, curves
+
+
+runs = {"no penalty": train(), "L2, λ = 1e-3": train(reg=1e-3), "L1, λ = 1e-4": train(l1=1e-4)}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+for (name, (params, curves)), color in zip(runs.items(), ["C0", "C1", "C2"]):
+    axes[0].plot(curves["train"], color=color, ls="--", label=f"{name}: train")
+    axes[0].plot(curves["val"], color=color, label=f"{name}: validation")
+    axes[1].hist(params["W1"].ravel(), bins=80, histtype="step", color=color, label=name,
+                 range=(-0.6, 0.6))
+axes[0].set_xlabel("epoch")
+axes[0].set_ylabel("cross-entropy")
+axes[0].set_ylim(0, 1.5)
+axes[0].legend(fontsize=7)
+axes[1].set_title("first-layer weights after training")
+axes[1].set_yscale("log")
+axes[1].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+"""
+
+MASKS = """
+# Inverted dropout on a constant input: each row is one forward pass in training mode.
+x = np.ones((6, 20))
+out, _ = nnkit.dropout_forward(x, 0.4, True, rng=0)
+print("mean of the outputs over many draws (≈ 1, the input):",
+      np.mean([nnkit.dropout_forward(x, 0.4, True, rng=s)[0].mean() for s in range(200)]).round(3))
+fig, ax = plt.subplots(figsize=(7, 2.4))
+ax.imshow(out, cmap="viridis")
+ax.set_title("p = 0.4: dropped units are 0, kept ones are 1 / 0.6 ≈ 1.67")
+ax.set_xlabel("unit")
+ax.set_ylabel("forward pass")
+plt.show()
+"""
+
+DROPOUT_NET = """
+# The same small training set, with and without a dropout layer after the hidden layer.
+from nnkit import Dropout, Linear, ReLU, Sequential, SoftmaxCrossEntropy, fit
+
+hists = {}
+for p in (0.0, 0.5):
+    layers = [Linear(64, 100, rng=0), ReLU()] + ([Dropout(p, rng=1)] if p else []) + [
+        Linear(100, 10, rng=2)]
+    model = Sequential(*layers)
+    hists[p] = fit(model, SoftmaxCrossEntropy(), nnkit.SGD(model.parameters(), lr=0.1), X_tr, y_tr,
+                   epochs=80, batch_size=50, X_val=X_va, y_val=y_va, rng=0, progress=False)
+fig, ax = plt.subplots(figsize=(6, 3.8))
+for p, h in hists.items():
+    ax.plot(h.train_loss, ls="--", label=f"p = {p}: train")
+    ax.plot(h.val_loss, label=f"p = {p}: validation")
+ax.set_xlabel("epoch")
+ax.set_ylabel("cross-entropy")
+ax.legend()
+plt.show()
+"""
+
+EARLY_FIG = """
+val = runs["no penalty"][1]["val"]
+for patience in (5, 20, 50):
+    print(f"patience {patience:2d}: keep the parameters of epoch",
+          nnkit.early_stopping_epoch(val, patience))
+best = nnkit.early_stopping_epoch(val, 20)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(runs["no penalty"][1]["train"], ls="--", label="train")
+ax.plot(val, label="validation")
+ax.axvline(best, color="k", lw=1, label=f"kept: epoch {best}")
+ax.axvspan(best, best + 20, color="grey", alpha=0.2, label="patience 20")
+ax.set_ylim(0, 1.5)
+ax.set_xlabel("epoch")
+ax.legend()
+plt.show()
+"""
+
+
+def build():
+    lesson = Lesson(LESSON)
+    lesson.md(
+        r"""
+        # Lesson 06 — Regularisation: penalties, dropout, early stopping
+
+        A network with many more parameters than training examples can memorise them: the
+        training loss keeps going down while the loss on unseen data goes up. Regularisation is
+        everything we do to make the network generalise instead. This lesson covers three
+        tools: penalties on the size of the weights (L2 and L1), dropout, and early stopping.
+        """
+    )
+    lesson.setup()
+    lesson.md(
+        r"""
+        ## 1. Over-fitting, and penalties on the weights
+
+        Add a penalty to the loss that grows with the size of the weights:
+
+        $$\tilde L = L + \lambda\sum_l \lVert W_l\rVert^2\quad(\text{L2}),\qquad
+        \tilde L = L + \lambda\sum_l \sum_{ij} \lvert (W_l)_{ij}\rvert\quad(\text{L1}).$$
+
+        The L2 gradient $2\lambda W$ shrinks every weight in proportion to its size ("weight
+        decay"); the L1 sub-gradient $\lambda\,\operatorname{sign}(W)$ pulls every weight
+        towards 0 by the same amount, which drives many of them to exactly 0 (sparse weights).
+        At $W = 0$, $\lvert W\rvert$ has no derivative; we take the sub-gradient 0 there
+        (`np.sign(0) = 0`).
+
+        Only the **weights** are penalised, never the biases (or BatchNorm's $\gamma,\beta$):
+        a bias shifts a unit without making the function more wiggly, and penalising it only
+        hurts the fit. Here the weights are the keys that start with `"W"`; `grads` must have
+        every key of `params`, with zeros for the others.
+        """
+    )
+    lesson.answer("l2_penalty", PENALTIES)
+    for name in ("l2_penalty", "l1_penalty"):
+        lesson.tests(name)
+    lesson.md(
+        r"""
+        Below: a 64-100-10 network trained on only 150 digits. Without a penalty the training
+        loss goes to 0 while the validation loss turns back up. The penalties slow this down;
+        the histogram shows L2's small-but-dense weights and L1's spike at 0.
+        """
+    )
+    lesson.code(OVERFIT)
+    lesson.md(
+        r"""
+        ## 2. Dropout
+
+        During training, dropout sets each unit to 0 with probability $p$, independently for
+        every example and every step. No unit can rely on a particular other unit being there,
+        which discourages fragile co-adaptations; one can also see it as training a huge
+        ensemble of thinned networks that share weights.
+
+        At evaluation we want the *expected* output. With a keep-mask $m_i \sim
+        \text{Bernoulli}(1-p)$, $\mathbb E[m_i x_i] = (1-p)x_i$, so we either multiply by $1-p$
+        at test time, or — **inverted dropout**, what every library does — divide by $1-p$
+        during training:
+
+        $$\text{train: } \text{out} = \frac{x\odot m}{1-p},\qquad \text{evaluation: }
+        \text{out} = x.$$
+
+        Then $\mathbb E[\text{out}] = x$ in both modes and evaluation needs no rescaling at
+        all. The backward pass applies the same mask and scale to `dout`. Note that $p$ is the
+        probability of **dropping** (PyTorch's convention). The mask must come from the `rng`
+        argument; the forward pass is graded by the keep rate on large inputs and by the exact
+        relation `out == x * mask / (1 - p)` with `mask = out != 0` — any correct random
+        stream passes.
+        """
+    )
+    lesson.answer("dropout_forward", DROPOUT)
+    for name in ("dropout_forward", "dropout_backward"):
+        lesson.tests(name)
+    lesson.code(MASKS)
+    lesson.code(DROPOUT_NET)
+    lesson.md("The explorer shows a dropout layer's masks and what they do to a small network.")
+    lesson.code(
+        """
+        from nnkit.widgets import dropout_explorer
+
+        dropout_explorer()
+        """
+    )
+    lesson.md(
+        r"""
+        ## 3. Early stopping
+
+        The simplest regulariser: watch the validation loss after every epoch and keep the
+        parameters of the best epoch. Because the validation curve is noisy, we do not stop at
+        the first bad epoch but wait `patience` epochs for a new, strictly lower loss. Write
+        `early_stopping_epoch`: it returns the (0-based) epoch whose parameters are kept —
+        the lowest loss seen before stopping, the first one on a tie.
+        """
+    )
+    lesson.answer("early_stopping_epoch", EARLY)
+    lesson.tests("early_stopping_epoch")
+    lesson.code(EARLY_FIG)
+    lesson.self_check()
+    return lesson.notebook()
