@@ -1,0 +1,182 @@
+"""Lesson 07: do plausible wrong batch-normalisation answers lose points with the right
+message, and do different-but-correct answers (other cache and state layouts) pass?"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lesson_helpers import assert_correct, assert_wrong, solution_functions
+
+import nnkit
+from autograder.cases import l07_batchnorm as cases
+
+L = "07_batchnorm"
+
+
+def _fw(
+    unbiased_norm=False,
+    eval_updates=False,
+    biased_running=False,
+    reversed_m=False,
+    replace_state=False,
+    eval_batch=False,
+):
+    def forward(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+        n = len(x)
+        mu, var = x.mean(0), x.var(0)
+        if train or eval_updates:
+            m = 1 - momentum if reversed_m else momentum
+            rv_new = var if biased_running else x.var(0, ddof=1)
+            new = {
+                "running_mean": (1 - m) * state["running_mean"] + m * mu,
+                "running_var": (1 - m) * state["running_var"] + m * rv_new,
+            }
+            if replace_state:
+                state = new  # rebinds the local name only: the caller's dict is unchanged
+            else:
+                state.update(new)
+        if train or eval_batch:
+            v = x.var(0, ddof=1) if unbiased_norm else var
+            xh = (x - mu) / np.sqrt(v + eps)
+        else:
+            xh = (x - state["running_mean"]) / np.sqrt(state["running_var"] + eps)
+        del n
+        return gamma * xh + beta, {"xh": xh, "g": gamma, "s": 1 / np.sqrt(var + eps)}
+
+    return forward
+
+
+@pytest.mark.parametrize(
+    ("kw", "phrase"),
+    [
+        ({"unbiased_norm": True}, "unbiased variance (ddof=1)"),
+        ({"eval_updates": True}, "updated in evaluation mode"),
+        ({"biased_running": True}, "running_var is updated with the biased"),
+        ({"reversed_m": True}, "momentum convention is reversed"),
+        ({"replace_state": True}, "did not change"),
+        ({"eval_batch": True}, "evaluation normalises with the batch"),
+    ],
+)
+def test_wrong_batchnorm_forward_fails(kw, phrase):
+    assert_wrong("batchnorm_forward", L, _fw(**kw), phrase)
+
+
+def test_correct_batchnorm_forward_variants_pass():
+    def in_place(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+        # updates the arrays themselves; the normalisation through np.std
+        if train:
+            mu, sd = x.mean(0), np.sqrt(x.var(0) + eps)
+            state["running_mean"] *= 1 - momentum
+            state["running_mean"] += momentum * mu
+            state["running_var"] *= 1 - momentum
+            state["running_var"] += momentum * x.var(0, ddof=1)
+        else:
+            mu, sd = state["running_mean"], np.sqrt(state["running_var"] + eps)
+        return (x - mu) / sd * gamma + beta, None
+
+    assert_correct("batchnorm_forward", L, in_place)
+    assert_correct("batchnorm_forward", L, solution_functions(L)["batchnorm_forward"])
+
+
+def test_grader_forward_agrees_with_nnkit_and_torch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2, 3, size=(8, 4))
+    g, b = rng.normal(size=4), rng.normal(size=4)
+    rm, rv = rng.normal(size=4), rng.uniform(0.5, 2, size=4)
+    for train in (True, False):
+        out, m, v = cases._bn(x, g, b, rm, rv, train, momentum=0.2)
+        state = {"running_mean": rm.copy(), "running_var": rv.copy()}
+        ref = nnkit.batchnorm_forward(x, g, b, state, train, momentum=0.2)[0]
+        np.testing.assert_allclose(out, ref, rtol=1e-12)
+        np.testing.assert_allclose(m, state["running_mean"], rtol=1e-12)
+        np.testing.assert_allclose(v, state["running_var"], rtol=1e-12)
+    torch = pytest.importorskip("torch")
+    layer = torch.nn.BatchNorm1d(4, momentum=0.2).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(g))
+        layer.bias.copy_(torch.tensor(b))
+        layer.running_mean.copy_(torch.tensor(rm))
+        layer.running_var.copy_(torch.tensor(rv))
+    out_t = layer(torch.tensor(x)).detach().numpy()
+    out, m, v = cases._bn(x, g, b, rm, rv, True, momentum=0.2)
+    np.testing.assert_allclose(out, out_t, rtol=1e-10)
+    np.testing.assert_allclose(v, layer.running_var.numpy(), rtol=1e-10)
+
+
+def _cache_fw(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+    mu, var = x.mean(0), x.var(0)
+    xh = (x - mu) / np.sqrt(var + eps)
+    return gamma * xh + beta, (x, gamma, mu, var, eps)
+
+
+def _bw(kind):
+    def backward(dout, cache):
+        x, gamma, mu, var, eps = cache
+        n = len(x)
+        if kind == "unbiased":
+            var = x.var(0, ddof=1)
+        s = 1 / np.sqrt(var + eps)
+        xh = (x - mu) * s
+        dgamma, dbeta = (dout * xh).sum(0), dout.sum(0)
+        dxh = dout if kind == "nogamma" else dout * gamma
+        if kind == "const":
+            dx = dxh * s
+        elif kind == "meanonly":
+            dx = s * (dxh - dxh.mean(0))
+        else:
+            dx = s / n * (n * dxh - dxh.sum(0) - xh * (dxh * xh).sum(0))
+        if kind == "meanparams":
+            dgamma, dbeta = dgamma / n, dbeta / n
+        return dx, dgamma, dbeta
+
+    return backward
+
+
+@pytest.mark.parametrize("name", ["batchnorm_backward", "batchnorm_backward_alt"])
+@pytest.mark.parametrize(
+    ("kind", "phrase"),
+    [
+        ("const", "constants"),
+        ("meanonly", "through the variance is missing"),
+        ("nogamma", "gamma is missing"),
+        ("meanparams", "averaged"),
+        ("unbiased", "unbiased"),
+    ],
+)
+def test_wrong_batchnorm_backward_fails(name, kind, phrase):
+    assert_wrong(name, L, _bw(kind), phrase, companions=(_cache_fw,))
+
+
+def test_correct_backward_variants_pass():
+    for name in ("batchnorm_backward", "batchnorm_backward_alt"):
+        assert_correct(name, L, _bw("ok"), companions=(_cache_fw,))
+        assert_correct(name, L, solution_functions(L)[name])
+
+    # the staged graph with the other cache layout
+    def staged(dout, cache):
+        x, gamma, mu, var, eps = cache
+        n = len(x)
+        xc = x - mu
+        std = np.sqrt(var + eps)
+        xh = xc / std
+        dxh = dout * gamma
+        dvar = np.sum(dxh * xc, 0) * -0.5 * std**-3
+        dmu = np.sum(-dxh / std, 0) + dvar * np.mean(-2 * xc, 0)
+        dx = dxh / std + dvar * 2 * xc / n + dmu / n
+        return dx, np.sum(dout * xh, 0), np.sum(dout, 0)
+
+    assert_correct("batchnorm_backward", L, staged, companions=(_cache_fw,))
+
+
+def test_backward_graded_alone_when_forward_is_a_stub():
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    def through_nnkit_cache(dout, cache):  # the reference cache layout
+        n = len(dout)
+        dxh = dout * cache["gamma"]
+        xh = cache["x_hat"]
+        dx = cache["inv_std"] / n * (n * dxh - dxh.sum(0) - xh * (dxh * xh).sum(0))
+        return dx, (dout * xh).sum(0), dout.sum(0)
+
+    assert_correct("batchnorm_backward_alt", L, through_nnkit_cache, companions=(stub,))
