@@ -384,12 +384,15 @@ def _hidden_sched(which):
     def cases(rng):
         if which == "step_decay":
             return [
-                Case("hidden", (0.05, 33), {"drop": 0.3, "every": 7}),
-                Case("hidden 2", (1.0, 4), {"every": 4}),
+                Case("hidden schedule check A", (0.05, 33), {"drop": 0.3, "every": 7}),
+                Case("hidden schedule check B", (1.0, 4), {"every": 4}),
             ]
         if which == "exponential_decay":
-            return [Case("hidden", (0.02, 13, 0.05))]
-        return [Case("hidden", (0.3, 2, 8)), Case("hidden 2", (0.3, 17, 8))]
+            return [Case("hidden schedule check C", (0.02, 13, 0.05))]
+        return [
+            Case("hidden schedule check D", (0.3, 2, 8)),
+            Case("hidden schedule check E", (0.3, 17, 8)),
+        ]
 
     return cases
 

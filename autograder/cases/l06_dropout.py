@@ -205,8 +205,11 @@ def _pen_cases(rng):
 
 def _pen_hidden(rng):
     return [
-        Case("hidden", (_params(rng, True), 0.03)),
-        Case("hidden 2", ({"Wa": rng.normal(size=(3, 3)), "bW": rng.normal(size=3)}, 1.0)),
+        Case("hidden penalty check A", (_params(rng, True), 0.03)),
+        Case(
+            "hidden penalty check B",
+            ({"Wa": rng.normal(size=(3, 3)), "bW": rng.normal(size=3)}, 1.0),
+        ),
     ]
 
 
@@ -347,9 +350,9 @@ def _es_cases(rng):
 def _es_hidden(rng):
     noisy = list(1.0 / np.arange(1, 30) + 0.05 * rng.random(29))
     return [
-        Case("hidden noisy", (noisy, 4)),
-        Case("hidden ties", ([2.0, 1.0, 1.0, 1.0, 0.9], 3)),
-        Case("hidden 2", ([1.0, 1.2, 0.9, 1.1, 1.3, 1.4, 0.1], 3)),
+        Case("hidden early-stopping noisy curve", (noisy, 4)),
+        Case("hidden early-stopping tie run", ([2.0, 1.0, 1.0, 1.0, 0.9], 3)),
+        Case("hidden early-stopping late dip", ([1.0, 1.2, 0.9, 1.1, 1.3, 1.4, 0.1], 3)),
     ]
 
 
@@ -397,6 +400,10 @@ SPECS = [
 
 _P = Part
 MANIFEST = [
+    _P(LESSON, "l2_penalty", "l2_penalty", "values", 1, False, "weights only"),
+    _P(LESSON, "l2_penalty", "l2_penalty", "hidden", 1, True),
+    _P(LESSON, "l2_penalty", "l1_penalty", "values", 1, False, "weights only, sign(0) = 0"),
+    _P(LESSON, "l2_penalty", "l1_penalty", "hidden", 1, True),
     _P(
         LESSON,
         "dropout_forward",
@@ -409,10 +416,6 @@ MANIFEST = [
     _P(LESSON, "dropout_forward", "dropout_forward", "hidden", 1, True),
     _P(LESSON, "dropout_forward", "dropout_backward", "values", 2, False),
     _P(LESSON, "dropout_forward", "dropout_backward", "hidden", 1, True),
-    _P(LESSON, "l2_penalty", "l2_penalty", "values", 1, False, "weights only"),
-    _P(LESSON, "l2_penalty", "l2_penalty", "hidden", 1, True),
-    _P(LESSON, "l2_penalty", "l1_penalty", "values", 1, False, "weights only, sign(0) = 0"),
-    _P(LESSON, "l2_penalty", "l1_penalty", "hidden", 1, True),
     _P(LESSON, "early_stopping_epoch", "early_stopping_epoch", "values", 2, False),
     _P(LESSON, "early_stopping_epoch", "early_stopping_epoch", "hidden", 1, True),
 ]
