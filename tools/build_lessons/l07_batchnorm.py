@@ -287,8 +287,9 @@ def build():
         ## 4. A deep network with and without BatchNorm
 
         Eight ReLU layers initialised with Xavier's scale (too small for ReLU, lesson 04) and
-        trained with plain SGD: without normalisation the signal shrinks layer after layer and
-        training barely starts; with BatchNorm every layer sees standardised inputs.
+        trained with plain SGD: without normalisation the signal shrinks layer after layer, the
+        first epochs hardly move the loss and the validation accuracy lurches; with BatchNorm
+        every layer sees standardised inputs and the network learns within a few epochs.
         BatchNorm also regularises a little (each example's output is jittered by the other
         examples of its batch), which is one reason it is often used with less dropout.
         """
