@@ -159,12 +159,12 @@ lrs = {
                "Adam": 0.1},
     "saddle": {"SGD": 0.1, "momentum": 0.02, "Nesterov": 0.02, "Adagrad": 0.3, "RMSprop": 0.02,
                "Adam": 0.05},
-    "rosen": {"SGD": 1e-3, "momentum": 2e-4, "Nesterov": 2e-4, "Adagrad": 0.3, "RMSprop": 0.01,
+    "Rosenbrock": {"SGD": 1e-3, "momentum": 2e-4, "Nesterov": 2e-4, "Adagrad": 0.3, "RMSprop": 0.01,
               "Adam": 0.05},
 }
 settings = [("valley", valley, valley_grad, [-1.8, 0.8], 100, (-2, 2), (-1.2, 1.2), False),
             ("saddle", saddle, saddle_grad, [-1.8, 0.01], 100, (-2, 2), (-2, 2), False),
-            ("rosen", rosen, rosen_grad, [-1.2, 1.0], 400, (-1.6, 1.6), (-0.6, 1.8), True)]
+            ("Rosenbrock", rosen, rosen_grad, [-1.2, 1.0], 400, (-1.6, 1.6), (-0.6, 1.8), True)]
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
 for ax, (name, f, g, w0, steps, xl, yl, log) in zip(axes, settings):
     paths = {k: run(step, g, w0, steps, lr=lrs[name][k], **hp)
@@ -189,8 +189,9 @@ print("largest difference between the two trajectories:", np.abs(a - b).max())
 """
 
 BIAS = """
-# Adam's bias correction: m and v start at 0, so early averages are too small. Without the
-# correction the first steps are tiny (m ≈ 0.1 g); with it the first step has size ≈ lr.
+# Adam's bias correction: m and v start at 0, so early averages are too small: m ≈ 0.1 g but
+# v ≈ 0.001 g², and v sits under a square root in the denominator. Without the correction the
+# first steps are about 0.1 / sqrt(0.001) ≈ 3 times too long; with it they are ≈ lr per coordinate.
 def adam_no_correction(w, dw, s, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     m, v = (0 * dw, 0 * dw) if s is None else s
     m = beta1 * m + (1 - beta1) * dw
@@ -355,7 +356,9 @@ def build():
 
         Because $m$ and $v$ start at zero, they are biased towards zero during the first steps;
         dividing by $1-\beta^t$ (with $t = 1$ at the first step — increment $t$ *before* using
-        it) removes that bias exactly for a constant gradient.
+        it) removes that bias exactly for a constant gradient. The bias of $v$ is the larger one
+        ($1-\beta_2 = 0.001$ versus $1-\beta_1 = 0.1$), so without the correction the first
+        steps are *too long*, not too short — see the figure below.
         """
     )
     lesson.answer("adam_step", ADAM)
