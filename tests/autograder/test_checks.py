@@ -286,7 +286,9 @@ def test_manifest_parts_all_have_a_runner_and_positive_points():
 
 def test_every_value_graded_function_has_a_mistake_catalogue():
     """Has every function graded by value comparison at least four catalogued mistakes?"""
-    for spec in framework.SPECS.values():
-        if spec.name in ("xor_params", "train_mlp"):
-            continue  # graded by behaviour, with their own messages
+    value_graded = [spec for spec in framework.SPECS.values() if spec.cases]
+    assert len(value_graded) >= 20  # the filter must not empty the check
+    for spec in value_graded:
+        # Functions graded only by custom runners (statistics of random initialisers, behaviour of
+        # xor_params/train_mlp) name their mistakes in the runner; their mutant tests prove it.
         assert len(spec.mistakes) >= 4, spec.name
