@@ -98,15 +98,18 @@ def _init_runner(name: str, shapes: tuple[tuple[int, int], ...]):
     dist, std_of = _STD[name]
 
     def run(ctx, fn):
-        for fan_in, fan_out in shapes:
-            label = f"fan_in = {fan_in}, fan_out = {fan_out}"
+        for k, (fan_in, fan_out) in enumerate(shapes):
+            label = (
+                f"hidden case {k + 1}" if ctx.hidden else f"fan_in = {fan_in}, fan_out = {fan_out}"
+            )
+            want_shape = "" if ctx.hidden else f" = {(fan_out, fan_in)}"
             W = ctx.call(fn, (fan_in, fan_out, 3), label=label)
             if not isinstance(W, np.ndarray):
                 ctx.fail(f"{name} must return a NumPy array, got {type(W).__name__}.")
             if W.shape != (fan_out, fan_in):
                 ctx.fail(
                     f'On the case "{label}": the shape is {W.shape}; a weight matrix has shape '
-                    f"(fan_out, fan_in) = {(fan_out, fan_in)}."
+                    f"(fan_out, fan_in){want_shape}."
                 )
             if not np.all(np.isfinite(W)):
                 ctx.fail(f'On the case "{label}": the weights contain NaN or inf.')
@@ -149,14 +152,19 @@ def _init_runner(name: str, shapes: tuple[tuple[int, int], ...]):
 
 def _orthogonal_runner(shapes):
     def run(ctx, fn):
-        for fan_in, fan_out, gain in shapes:
-            label = f"fan_in = {fan_in}, fan_out = {fan_out}, gain = {gain}"
+        for k, (fan_in, fan_out, gain) in enumerate(shapes):
+            label = (
+                f"hidden case {k + 1}"
+                if ctx.hidden
+                else f"fan_in = {fan_in}, fan_out = {fan_out}, gain = {gain}"
+            )
+            want_shape = "" if ctx.hidden else f" = {(fan_out, fan_in)}"
             W = ctx.call(fn, (fan_in, fan_out, 4), {"gain": gain}, label=label)
             W = np.asarray(W)
             if W.shape != (fan_out, fan_in):
                 ctx.fail(
                     f'On the case "{label}": the shape is {W.shape}; expected (fan_out, fan_in) '
-                    f"= {(fan_out, fan_in)}."
+                    f"{want_shape}."
                 )
             gram = W @ W.T if fan_out <= fan_in else W.T @ W
             k = gram.shape[0]

@@ -24,10 +24,10 @@ def _close(a, b, rtol=1e-6):
     return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=1e-12)
 
 
-def _check_train(ctx, x, p, out, label):
+def _check_train(ctx, x, p, out, label, hidden=False):
     """Exact relations given the mask (mask = out != 0) and the keep rate."""
     if out.shape != x.shape:
-        ctx.fail(f'On the case "{label}": out has shape {out.shape}; expected {x.shape}.')
+        ctx.fail(f'On the case "{label}": out must have the shape of x, got {out.shape}.')
     if out.dtype != x.dtype:
         ctx.fail(f'On the case "{label}": out is {out.dtype} for {x.dtype} input; keep the dtype.')
     kept = out != 0
@@ -66,7 +66,9 @@ def _check_train(ctx, x, p, out, label):
                 "(keep probability 1 − p)."
             )
         ctx.fail(
-            f'On the case "{label}": {rate:.1%} of the units survive; with p = {p} about '
+            f'On the case "{label}": the fraction of surviving units is not 1 − p.'
+            if hidden
+            else f'On the case "{label}": {rate:.1%} of the units survive; with p = {p} about '
             f"{1 - p:.0%} should."
         )
 
@@ -81,13 +83,15 @@ def _dropout_runner(ctx, fn):
     ]
     if hidden:
         settings = [(0.25, (120, 250), np.float64), (0.6, (50, 400), np.float64)]
-    for p, shape, dtype in settings:
+    for k, (p, shape, dtype) in enumerate(settings):
         x = rng.normal(size=shape).astype(dtype)
         x[x == 0] = 1.0
         label = f"train, p = {p}, x of shape {shape}" + (", float32" if dtype == np.float32 else "")
-        out = _out(ctx.call(fn, (x, p, True, 7), label=label))
-        _check_train(ctx, x, p, out, label)
         e_label = f"evaluation, p = {p}"
+        if hidden:
+            label, e_label = f"hidden case {k + 1}, train", f"hidden case {k + 1}, evaluation"
+        out = _out(ctx.call(fn, (x, p, True, 7), label=label))
+        _check_train(ctx, x, p, out, label, hidden)
         ev = _out(ctx.call(fn, (x, p, False, 7), label=e_label))
         if not _close(ev, x):
             if _close(ev, x * (1 - p)):
@@ -125,6 +129,8 @@ def _dropout_backward_runner(ctx, fn, forward=None):
         dout = rng.normal(size=shape)
         for train in (True, False):
             label = f"{'train' if train else 'evaluation'}, p = {p}"
+            if ctx.hidden:
+                label = f"hidden case, {'train' if train else 'evaluation'}"
             cache, out, ok = None, None, False
             if callable(forward):
                 try:
