@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m autograder.setup_jupyter
 	@touch $(STAMP)
 
+# Jupyter refuses to start as root without --allow-root (containers, fresh VMs); LAB_ARGS adds options.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS  ?=
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=lessons
+	$(BIN)/jupyter lab --ServerApp.root_dir=lessons $(ROOT_FLAG) $(LAB_ARGS)
 
 # Chromium drives the real-browser widget test; installed from Debian's packages when missing.
 browser:
