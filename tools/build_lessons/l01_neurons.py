@@ -494,7 +494,9 @@ def build():
         ax.scatter(*X_xor.T, c=y_xor, cmap="bwr", s=150, edgecolors="k", zorder=3)
         ax.set_xlim(-0.5, 1.5)
         ax.set_ylim(-0.5, 1.5)
-        ax.set_title("XOR: the best straight lines still get one point wrong")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        ax.set_title("XOR (red = 1, blue = 0): the best lines\\nstill get one point wrong")
         plt.show()
         """
     )
@@ -522,10 +524,23 @@ def build():
             H = np.maximum(X_xor @ np.asarray(p["W"], float).T + p["b"], 0)
             out = H @ p["w"] + p["c"]
             fig, ax = plt.subplots(figsize=(4.5, 4.5))
-            ax.scatter(*H.T, c=y_xor, cmap="bwr", s=150, edgecolors="k")
-            for (h1, h2), x, o in zip(H, X_xor, out):
-                ax.annotate(f"{x.astype(int)} → {o:.2f}", (h1, h2), textcoords="offset points",
-                            xytext=(8, 8))
+            ax.scatter(*H.T, c=y_xor, cmap="bwr", s=150, edgecolors="k", zorder=3)
+            labels = {}  # inputs that land on the same hidden point share one label
+            for h, x, o in zip(H, X_xor, out):
+                labels.setdefault(tuple(np.round(h, 6)), []).append(f"{x.astype(int)} → {o:.2f}")
+            for (h1, h2), text in labels.items():
+                ax.annotate("\\n".join(text), (h1, h2), textcoords="offset points", xytext=(8, 8))
+            lo, hi = H.min(axis=0), H.max(axis=0)
+            pad = 0.25 * np.maximum(hi - lo, 1.0)
+            ax.set_xlim(lo[0] - pad[0], hi[0] + 2 * pad[0])
+            ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+            w_out = np.asarray(p["w"], float)
+            if w_out[1] != 0:  # where the output crosses 1/2: w1 h1 + w2 h2 + c = 0.5
+                h1s = np.array(ax.get_xlim())
+                ax.plot(h1s, (0.5 - p["c"] - w_out[0] * h1s) / w_out[1], "k--", lw=1,
+                        label="output = 0.5")
+                ax.set_xlim(*h1s)
+                ax.legend(loc="lower right", fontsize=8)
             ax.set_xlabel("hidden unit 1")
             ax.set_ylabel("hidden unit 2")
             ax.set_title("in the hidden space, XOR is linearly separable")
@@ -538,9 +553,10 @@ def build():
         r"""
         ## 6. How far can this go? Universal approximation
 
-        One hidden layer is already enough in principle: a network with a single hidden layer
-        of sigmoid (or ReLU) units and a linear output can approximate any continuous function
-        on a bounded region as closely as we like, provided it has *enough* hidden units. Each
+        In principle one hidden layer already suffices. Take a continuous function on a bounded
+        region and any tolerance, however small: some network made of one hidden layer of
+        sigmoid (or ReLU) units followed by a linear output unit stays within that tolerance
+        everywhere on the region, as long as we may use as many hidden units as we like. Each
         ReLU contributes one "kink", and enough kinks can follow any curve. The theorem says
         nothing about how many units are needed (it can be astronomically many), nor about
         whether gradient descent will find the weights; in practice, deeper networks reach the

@@ -319,9 +319,10 @@ def build():
         $$\frac{\partial L}{\partial Z} = \frac{1}{N}\bigl(\mathrm{softmax}(Z) -
         \mathrm{onehot}(\mathbf{y})\bigr).$$
 
-        (Derive it from the Jacobian above: $-\frac{1}{s_y}$ times row $y$ of $J$.) The
-        gradient pushes the correct logit up and every other logit down, in proportion to how
-        much probability it currently takes.
+        (Derive it from the Jacobian above: $-\frac{1}{s_y}$ times row $y$ of $J$.) Its entry is
+        negative for the correct logit and positive for the others, so a gradient-descent step
+        (which moves *against* the gradient) raises the correct logit and lowers every other
+        one, each in proportion to how much probability it currently takes.
         """
     )
     lesson.answer("softmax_cross_entropy", SCE)
@@ -335,9 +336,13 @@ def build():
         $$\ell(x, y) = -y\log\sigma(x) - (1 - y)\log(1 - \sigma(x)).$$
 
         Using $\log\sigma(x) = -\log(1 + e^{-x})$ and $\log(1 - \sigma(x)) = -x - \log(1 +
-        e^{-x})$, this simplifies to a form that never overflows:
+        e^{-x})$, the two terms combine into $\ell(x, y) = x - xy + \log(1 + e^{-x})$. That is
+        fine for $x \ge 0$ but computes $e^{-x}$, which overflows, for very negative $x$. Since
+        $x + \log(1 + e^{-x}) = \log(1 + e^{x})$, for $x < 0$ we may write it as
+        $-xy + \log(1 + e^{x})$ instead, and both cases fit in one expression that only ever
+        exponentiates $-|x| \le 0$:
 
-        $$\ell(x, y) = \max(x, 0) - x y + \log\bigl(1 + e^{-|x|}\bigr),$$
+        $$\ell(x, y) = \max(x, 0) - x y + \log\bigl(1 + e^{-|x|}\bigr)$$
 
         (`np.log1p` computes $\log(1 + t)$ accurately for small $t$). The gradient is again
         "prediction minus target": $\partial\ell/\partial x = \sigma(x) - y$, divided by $N$
@@ -358,18 +363,22 @@ def build():
         Pairs that already satisfy $s_n \ge s_{c,n} + \text{margin}$ cost nothing and get zero
         gradient; for the others, $\partial L / \partial s_n = -1/N$ and
         $\partial L / \partial s_{c,n} = +1/N$. (At exactly zero the hinge is not
-        differentiable; we use the gradient $0$.)
+        differentiable: any value between the two one-sided slopes is a valid sub-gradient.
+        Testing `> 0` gives $0$ there; `nnkit`, like PyTorch's `margin_ranking_loss`, counts
+        the pair as active. Either is accepted: the checks never land exactly on the kink.)
         """
     )
     lesson.answer("max_margin_loss", MM)
     lesson.tests("max_margin_loss")
     lesson.code(
         """
-        # Three losses as functions of one margin m = (score of the right answer) - (other):
+        # Three losses as functions of one margin m = (score of the right answer) - (other).
+        # Cross-entropy is drawn in bits (log base 2): then it is 1 at m = 0 and lies above
+        # the 0-1 error everywhere (in nats it is ln 2 ≈ 0.69 at m = 0, below the step).
         m = np.linspace(-4, 4, 200)
         fig, ax = plt.subplots(figsize=(6, 3.8))
         ax.plot(m, np.maximum(0, 1 - m), label="max-margin (margin 1)")
-        ax.plot(m, np.logaddexp(0, -m), label="binary cross-entropy with logit m")
+        ax.plot(m, np.logaddexp(0, -m) / np.log(2), label="binary cross-entropy, logit m (bits)")
         ax.plot(m, (m < 0).astype(float), label="0-1 error", ls="--")
         ax.set_xlabel("m")
         ax.set_ylabel("loss")

@@ -251,10 +251,11 @@ def build():
         # Lesson 03 — Backpropagation
 
         To train a network we need the gradient of the loss with respect to every parameter.
-        **Backpropagation** computes all of them in one backward sweep, at about the cost of
-        one forward pass, by applying the chain rule node by node on the network's
-        computational graph. You will write the forward and backward pass of the two layers a
-        fully connected network is made of, a numerical gradient to check them, the loss and
+        **Backpropagation** computes all of them in one backward sweep, which costs only a small
+        multiple (about two) of one forward pass, by applying the chain rule node by node on
+        the network's computational graph. You will write the forward and backward pass of the
+        two layers a fully connected network is made of, a numerical gradient to check them,
+        the loss and
         gradients of a one-hidden-layer network, and a training loop that learns to classify
         spirals.
 

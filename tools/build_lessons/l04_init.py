@@ -229,6 +229,8 @@ for ax, (name, act, draw) in zip(axes, setups):
     ax.set_yscale("log")
     ax.set_title(name, fontsize=10)
     ax.legend(fontsize=7, ncol=4)
+axes[-1].set_xlabel("activation value")
+fig.supylabel("count (log scale)")
 plt.tight_layout()
 plt.show()
 """
@@ -242,12 +244,12 @@ X_sig = rng.normal(size=(200, width))
 y_sig = rng.integers(0, 10, size=200)
 fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
 for col, act in enumerate((nnkit.tanh, nnkit.relu)):
-    for gain in (0.5, 1.0, 1.5, 2.0):
+    for gain in (0.5, 1.0, np.sqrt(2), 2.0):
         Ws = [rng.normal(0, gain / np.sqrt(width), (width, width)) for _ in range(depth - 1)]
         Ws.append(rng.normal(0, gain / np.sqrt(width), (10, width)))
         stds = nnkit.activation_stds(X_sig, Ws[:-1], act)
         norms = nnkit.gradient_norms(X_sig, y_sig, Ws, act)
-        label = f"std = {gain} / sqrt(n)"
+        label = f"std = {gain:.3g} / sqrt(n)"
         axes[0, col].semilogy(range(1, depth), stds, marker=".", label=label)
         axes[1, col].semilogy(range(1, depth + 1), norms, marker=".", label=label)
     name = "tanh" if act is nnkit.tanh else "ReLU"
@@ -272,9 +274,13 @@ print("test  mean / std after:", X_test_s.mean(0).round(3), X_test_s.std(0).roun
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
 axes[0].scatter(*X_train.T, s=8)
 axes[0].set_title("raw features (very different scales)")
+axes[0].set_xlabel("feature 1 (mean 50, std 20)")
+axes[0].set_ylabel("feature 2 (mean -3, std 0.1)")
 axes[1].scatter(*X_train_s.T, s=8, label="train")
 axes[1].scatter(*X_test_s.T, s=8, label="test")
 axes[1].set_title("standardised with training statistics")
+axes[1].set_xlabel("feature 1, standardised")
+axes[1].set_ylabel("feature 2, standardised")
 axes[1].legend()
 plt.tight_layout()
 plt.show()
@@ -319,7 +325,8 @@ def build():
 
         Below, a 2-4-2 tanh network trained on XOR-like data from a constant start and from a
         random start. Look at the learned first-layer weights: from the constant start the four
-        hidden units end up with exactly the same weights, and the loss stalls.
+        hidden units end up with exactly the same weights, and the loss falls far more slowly
+        than from the random start.
         """
     )
     lesson.code(SYMMETRY)
@@ -332,6 +339,9 @@ def build():
 
         $$\operatorname{Var}(z_i) = n_\text{in}\,\operatorname{Var}(W)\,\operatorname{Var}(h).$$
 
+        (Only the weights really need zero mean: in general the last factor is the second
+        moment $\mathbb E[h^2]$, which equals $\operatorname{Var}(h)$ for zero-mean inputs.)
+
         If $n_\text{in}\operatorname{Var}(W) < 1$ the variance shrinks by that factor at every
         layer — after 20 layers the signal has vanished; if it is $> 1$ it grows geometrically.
         The same argument for the backward pass gives the condition
@@ -339,8 +349,8 @@ def build():
 
         $$\operatorname{Var}(W) = \frac{2}{n_\text{in} + n_\text{out}}\qquad\text{(Xavier)}.$$
 
-        For ReLU, half of the pre-activations are zeroed, which halves the second moment; He
-        et al. compensate with a factor 2:
+        For ReLU, half of the pre-activations are zeroed, which halves the second moment
+        $\mathbb E[h^2]$ that the next layer receives; He et al. compensate with a factor 2:
 
         $$\operatorname{Var}(W) = \frac{2}{n_\text{in}}\qquad\text{(He / Kaiming)}.$$
 
@@ -389,9 +399,10 @@ def build():
         r"""
         The histograms below show the activations of a 10-layer stack. With tiny weights the
         tanh activations collapse to 0; with too-large ones they saturate at $\pm 1$, where
-        $\tanh' \approx 0$ and no gradient passes. Xavier keeps tanh in its useful range, but
-        for ReLU it is a factor $\sqrt 2$ too small, and the activations shrink layer by layer;
-        He's scale keeps them steady.
+        $\tanh' \approx 0$ and no gradient passes. Xavier keeps tanh in its useful range
+        (slowly narrowing with depth). For ReLU, Xavier's variance is half of He's (its standard
+        deviation a factor $\sqrt 2$ too small), so the activations shrink by about $\sqrt 2$
+        per layer; He's scale keeps them steady.
         """
     )
     lesson.code(HISTOGRAMS)
@@ -418,10 +429,21 @@ def build():
     lesson.md(
         r"""
         The figure runs nnkit's versions of both diagnostics on 20-layer tanh and ReLU stacks
-        with weights of standard deviation $c/\sqrt n$ for several $c$. For ReLU only $c =
-        \sqrt 2 \approx 1.4$ keeps both curves flat; smaller $c$ vanishes, larger explodes,
-        geometrically in depth. For tanh, $c = 1$ keeps the forward signal alive, while larger
-        $c$ saturates the units.
+        with weights of standard deviation $c/\sqrt n$ for several $c$.
+
+        * **Top row (forward).** For ReLU only $c = \sqrt 2 \approx 1.41$ (He) keeps the spread
+          of the activations constant; smaller $c$ makes it vanish and larger $c$ makes it
+          explode, geometrically in depth. For tanh, $c = 1$ (Xavier for a square layer) keeps
+          the signal alive, decaying only slowly, while larger $c$ saturates the units.
+        * **Bottom row (backward).** Compare the *levels* of the curves more than their slopes.
+          In a ReLU stack, in $\partial L/\partial W_l = \delta_l^\top h_{l-1}$ the forward
+          factor $h_{l-1}$ shrinks with $l$ about as fast as the backward factor $\delta_l$
+          grows (or the other way round), so each curve changes far less from layer to layer
+          than the activations do. But the whole curve scales roughly like $(c/\sqrt 2)^L$:
+          around $10^{-9}$ for $c = 0.5$ and $10^{3}$ to $10^{4}$ for $c = 2$, against about 1 for
+          $c = \sqrt 2$. With gradients of $10^{-9}$ a usual learning rate changes nothing; with
+          $10^{4}$ it throws the weights far away: that is what "vanishing" and "exploding"
+          gradients mean for a deep stack.
         """
     )
     lesson.code(SIGNALS)

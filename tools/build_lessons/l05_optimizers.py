@@ -170,6 +170,8 @@ for ax, (name, f, g, w0, steps, xl, yl, log) in zip(axes, settings):
     paths = {k: run(step, g, w0, steps, lr=lrs[name][k], **hp)
              for k, (step, hp) in optimizers.items()}
     plot_trajectories(f, paths, ax=ax, xlim=xl, ylim=yl, log_levels=log)
+    target = (1.0, 1.0) if name == "Rosenbrock" else (0.0, 0.0)
+    ax.plot(*target, "k*", ms=13, label="saddle point" if name == "saddle" else "minimum")
     ax.set_title(f"{name}, {steps} steps")
     ax.legend(fontsize=7)
 plt.tight_layout()
@@ -185,7 +187,20 @@ def velocity_step(w, dw, v, lr=0.01, momentum=0.9):
 
 a = run(velocity_step, rosen_grad, [-1.2, 1.0], 200, lr=2e-4)
 b = run(nnkit.momentum_step, rosen_grad, [-1.2, 1.0], 200, lr=2e-4)
-print("largest difference between the two trajectories:", np.abs(a - b).max())
+print("momentum, largest difference between the two trajectories:", np.abs(a - b).max())
+
+# Nesterov as in the slides (gradient at the look-ahead point theta + mu v), against torch's
+# form, whose stored parameters are that look-ahead point.
+lr, mu = 2e-4, 0.9
+theta, v = np.array([-1.2, 1.0]), np.zeros(2)
+look_ahead = [theta + mu * v]
+for _ in range(200):
+    v = mu * v - lr * rosen_grad(theta + mu * v)
+    theta = theta + v
+    look_ahead.append(theta + mu * v)
+c = run(nnkit.nesterov_step, rosen_grad, [-1.2, 1.0], 200, lr=lr, momentum=mu)
+print("Nesterov, largest difference from the look-ahead points:",
+      np.abs(np.array(look_ahead) - c).max())
 """
 
 BIAS = """
@@ -229,9 +244,9 @@ for name, make in {
     "SGD lr=0.05": lambda ps: nnkit.SGD(ps, lr=0.05),
     "momentum 0.9": lambda ps: nnkit.SGD(ps, lr=0.05, momentum=0.9),
     "Nesterov 0.9": lambda ps: nnkit.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
-    "Adagrad": lambda ps: nnkit.Adagrad(ps, lr=0.05),
-    "RMSprop": lambda ps: nnkit.RMSprop(ps, lr=1e-3),
-    "Adam": lambda ps: nnkit.Adam(ps, lr=1e-3),
+    "Adagrad lr=0.05": lambda ps: nnkit.Adagrad(ps, lr=0.05),
+    "RMSprop lr=1e-3": lambda ps: nnkit.RMSprop(ps, lr=1e-3),
+    "Adam lr=1e-3": lambda ps: nnkit.Adam(ps, lr=1e-3),
 }.items():
     model = Sequential(Linear(64, 64, rng=0), ReLU(), Linear(64, 10, rng=1))
     hist = fit(model, SoftmaxCrossEntropy(), make(model.parameters()), X_dig, y_dig,
@@ -258,7 +273,8 @@ ax.set_ylabel("learning rate")
 ax.legend()
 plt.show()
 
-# ReduceLROnPlateau watches a metric and cuts lr by `factor` after `patience` bad epochs.
+# ReduceLROnPlateau watches a metric and multiplies lr by `factor` once MORE than `patience`
+# epochs in a row fail to beat the best value so far (as torch: here on the 3rd bad epoch).
 opt = nnkit.SGD([nnkit.Param(np.zeros(1))], lr=0.1)
 plateau = nnkit.ReduceLROnPlateau(opt, factor=0.5, patience=2)
 val = [1.0, 0.8, 0.7, 0.69, 0.7, 0.71, 0.7, 0.6, 0.61, 0.62, 0.63, 0.64]
@@ -314,10 +330,19 @@ def build():
         $\theta \leftarrow \theta - \eta b$. With constant $\eta$ they are the same trajectory
         ($v = -\eta b$; checked in code below).
 
-        **Nesterov** momentum evaluates the gradient at the look-ahead point $\theta + \mu v$.
-        Rewritten in terms of the gradient at the current point (so no second gradient is
-        needed), it becomes PyTorch's form $b \leftarrow \mu b + g$, $\theta \leftarrow \theta
-        - \eta\,(g + \mu b)$.
+        **Nesterov** momentum evaluates the gradient at the look-ahead point $\tilde\theta =
+        \theta + \mu v$ instead of at $\theta$:
+
+        $$v \leftarrow \mu v - \eta\,\nabla L(\theta + \mu v),\qquad \theta \leftarrow
+        \theta + v.$$
+
+        A step function only receives the gradient at the parameters it stores, so PyTorch
+        stores the look-ahead point $\tilde\theta$ itself. Substituting $\theta = \tilde\theta
+        - \mu v$ and $v = -\eta b$ into the two lines above gives, with $g$ the gradient at the
+        stored point, $b \leftarrow \mu b + g$, $\tilde\theta \leftarrow \tilde\theta -
+        \eta\,(g + \mu b)$: PyTorch's form, and the one to implement. Both start at the same
+        point (there $v = 0$), and the code below checks that the iterates of PyTorch's form are
+        exactly the slides' look-ahead points $\theta + \mu v$.
 
         Write `sgd_step`, `momentum_step` and `nesterov_step`.
         """
@@ -335,7 +360,7 @@ def build():
         $\theta \leftarrow \theta - \eta\, g / (\sqrt r + \varepsilon)$: steep directions get
         small steps, flat ones large. Since $r$ only grows, the steps keep shrinking.
         **RMSprop** replaces the sum by an exponential moving average, $r \leftarrow \alpha r +
-        (1-\alpha)\, g\odot g$, so the scale follows the recent gradients. (Here, like in
+        (1-\alpha)\, g\odot g$, so the scale follows the recent gradients. (Here, as in
         PyTorch, $\varepsilon$ is added *outside* the square root and $r$ starts at 0.)
         """
     )
@@ -371,7 +396,9 @@ def build():
         The valley rewards momentum and the adaptive methods; at the saddle point (start just
         off the ridge) plain SGD escapes slowly because the gradient there is tiny, while the
         adaptive methods rescale it; Rosenbrock's curved, flat-bottomed valley is the classic
-        hard case. Learning rates are tuned by hand for each surface.
+        hard case: in 400 steps none of them reaches its minimum at $(1, 1)$ (the star).
+        Learning rates are tuned by hand for each surface; the small squares mark where each
+        optimizer ends.
         """
     )
     lesson.code(TRAJECTORIES)
@@ -388,7 +415,10 @@ def build():
         ## 6. On a real training problem
 
         Toy surfaces only go so far. Below, the same network trained on handwritten digits
-        with each optimizer (mini-batches of 32, so the gradients are noisy).
+        with each optimizer (mini-batches of 32, so the gradients are noisy). Read the ranking
+        with care: each optimizer has one fixed learning rate here (the legend gives it; Adam and
+        RMSprop use their usual default $10^{-3}$), and a different choice can reorder the
+        curves. Comparing optimizers fairly means tuning the learning rate of each.
         """
     )
     lesson.code(REAL)

@@ -148,15 +148,17 @@ for (name, (params, curves)), color in zip(runs.items(), ["C0", "C1", "C2"]):
     axes[0].plot(curves["train"], color=color, ls="--", label=f"{name}: train")
     axes[0].plot(curves["val"], color=color, label=f"{name}: validation")
     zeros = np.mean(np.abs(params["W1"]) < 1e-3)
-    axes[1].hist(params["W1"].ravel(), bins=60, histtype="step", color=color,
-                 label=f"{name} ({zeros:.0%} near 0)", range=(-2.5, 2.5))
+    axes[1].hist(np.abs(params["W1"]).ravel(), bins=np.logspace(-6, 0.6, 45), histtype="step",
+                 color=color, label=f"{name} ({zeros:.0%} below 1e-3)")
 axes[0].set_xlabel("epoch")
 axes[0].set_ylabel("cross-entropy")
 axes[0].set_ylim(0, 0.8)
 axes[0].legend(fontsize=7)
 axes[1].set_title("first-layer weights after training")
-axes[1].set_yscale("log")
-axes[1].legend(fontsize=8)
+axes[1].set_xscale("log")
+axes[1].set_xlabel("|w| (log scale)")
+axes[1].set_ylabel("number of weights")
+axes[1].legend(fontsize=8, loc="upper left")
 plt.tight_layout()
 plt.show()
 """
@@ -239,7 +241,10 @@ def build():
 
         The L2 gradient $2\lambda W$ shrinks every weight in proportion to its size ("weight
         decay"); the L1 sub-gradient $\lambda\,\operatorname{sign}(W)$ pulls every weight
-        towards 0 by the same amount, which drives many of them to exactly 0 (sparse weights).
+        towards 0 by the same amount, which drives many of them to 0 (sparse weights). With the
+        plain sub-gradient steps used here they do not land exactly on 0 but jitter around it,
+        within about one step $\eta\lambda$; proximal methods (soft-thresholding) would make
+        them exactly 0.
         At $W = 0$, $\lvert W\rvert$ has no derivative; we take the sub-gradient 0 there
         (`np.sign(0) = 0`).
 
@@ -256,8 +261,9 @@ def build():
         r"""
         Below: a network with 100 hidden units trained on only 40 noisy points. Without a
         penalty the training loss keeps falling while the validation loss turns back up: the
-        network is fitting the noise. With a penalty the validation loss stays low; the
-        histogram shows L2's smaller weights and L1's spike of weights at 0. (The curves are jagged
+        network is fitting the noise. With a penalty the validation loss stays lower; the
+        histogram of the weights' sizes (log scale) shows L2's smaller weights and, for L1, a
+        separate group of weights pinned next to 0 (below $10^{-3}$). (The curves are jagged
         because the learning rate is large for so few points; the trend is what matters.)
         """
     )
@@ -291,6 +297,15 @@ def build():
     for name in ("dropout_forward", "dropout_backward"):
         lesson.tests(name)
     lesson.code(MASKS)
+    lesson.md(
+        r"""
+        The same 40 points as in section 1, now trained with and without a dropout layer
+        ($p = 0.5$) after the hidden layer. The training loss is measured with dropout on (on
+        the thinned networks), so it stays higher and noisier; the validation loss, measured
+        with dropout off, ends a little lower than without dropout, and the gap between the
+        two curves is smaller: the network memorises less.
+        """
+    )
     lesson.code(DROPOUT_NET)
     lesson.md("The explorer shows a dropout layer's masks and what they do to a small network.")
     lesson.code(

@@ -128,7 +128,8 @@ plt.show()
 
 one = rng.normal(true_mean, true_std, size=(1, 2))
 batch = np.vstack([one, rng.normal(true_mean, true_std, size=(7, 2))])
-train_out = nnkit.batchnorm_forward(batch, np.ones(2), np.zeros(2), dict(state), True)[0][0]
+scratch = {k: v.copy() for k, v in state.items()}  # training mode updates its state in place
+train_out = nnkit.batchnorm_forward(batch, np.ones(2), np.zeros(2), scratch, True)[0][0]
 eval_out = nnkit.batchnorm_forward(batch, np.ones(2), np.zeros(2), state, False)[0][0]
 alone = nnkit.batchnorm_forward(one, np.ones(2), np.zeros(2), state, False)[0][0]
 print("same sample, training mode (depends on the batch):", train_out)
