@@ -2,36 +2,75 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import inspect
 import itertools
+import warnings
 
 import numpy as np
 
-from ..diagnose import Mistake
+from ..diagnose import Mistake, outputs_equal
 from ..framework import Case, FunctionSpec, Part, call_reference, reference, register
 
 LESSON = "04_init"
 
-# ------------------------------------------------------------------------ random outputs
+_get_state = np.random.get_state
+
+# ------------------------------------------------------------------------ shared helpers
+
+
+def _global_state_probe(fn):
+    """``fn`` returning ``(output, touched)``: touched when the global NumPy state moved."""
+
+    def probed(*args, **kwargs):
+        before = _get_state()
+        out = fn(*args, **kwargs)
+        after = _get_state()
+        same = np.array_equal(before[1], after[1]) and tuple(before[2:]) == tuple(after[2:])
+        return out, not same
+
+    return probed
 
 
 def check_uses_rng(ctx, fn, args: tuple, kwargs: dict, label: str, rng_index: int) -> None:
-    """Same seed -> same output; another global seed changes nothing; another seed changes it."""
+    """Randomness only from the rng argument: the global NumPy state is left alone, the same
+    seed gives the same output, another seed another one, and a Generator is accepted."""
 
     def with_seed(seed):
         a = list(args)
         a[rng_index] = seed
         return tuple(a)
 
-    first = np.asarray(ctx.call(fn, with_seed(11), kwargs, label=label))
-    again = np.asarray(ctx.call(fn, with_seed(11), kwargs, label=label, global_seed=12345))
+    probe = _global_state_probe(fn)
+    first, touched = ctx.call(probe, with_seed(11), kwargs, label=label)
+    first = np.asarray(first)
+    if touched:
+        ctx.fail(
+            f'On the case "{label}": your code used the global random state of NumPy '
+            "(np.random.rand, np.random.randn, np.random.normal, np.random.seed, ...). Draw "
+            "every random number from the rng argument: rng = np.random.default_rng(rng); "
+            "rng.normal(...)."
+        )
+    again, _ = ctx.call(probe, with_seed(11), kwargs, label=label)
+    again = np.asarray(again)
     if first.shape != again.shape or not np.array_equal(first, again):
         ctx.fail(
-            f'On the case "{label}": two calls with the same rng gave different results when '
-            "the global NumPy random state differed: your code used the global random state "
-            "(np.random.rand, np.random.normal, ...). Draw every random number from the rng "
-            "argument: rng = np.random.default_rng(rng); rng.normal(...)."
+            f'On the case "{label}": two calls with the same seed gave different results: '
+            "your code draws from a generator that ignores the rng argument (e.g. "
+            "np.random.default_rng() with no argument, seeded from the clock). Use "
+            "rng = np.random.default_rng(rng) and draw from that rng."
         )
-    other = np.asarray(ctx.call(fn, with_seed(12), kwargs, label=label))
+    shifted, _ = ctx.call(probe, with_seed(11), kwargs, label=label, global_seed=12345)
+    shifted = np.asarray(shifted)
+    if first.shape != shifted.shape or not np.array_equal(first, shifted):
+        ctx.fail(
+            f'On the case "{label}": two calls with the same rng gave different results when '
+            "the global NumPy random state differed: your code used the global random state. "
+            "Draw every random number from the rng argument: rng = np.random.default_rng(rng)."
+        )
+    other, _ = ctx.call(probe, with_seed(12), kwargs, label=label)
+    other = np.asarray(other)
     if other.shape == first.shape and np.array_equal(first, other):
         ctx.fail(
             f'On the case "{label}": two different seeds gave the same result: the rng '
@@ -39,65 +78,175 @@ def check_uses_rng(ctx, fn, args: tuple, kwargs: dict, label: str, rng_index: in
             "rng = np.random.default_rng(rng)."
         )
     gen = np.random.default_rng(5)
-    out = np.asarray(ctx.call(fn, with_seed(gen), kwargs, label=label + ", rng a Generator"))
-    if out.shape != first.shape:
+    out, _ = ctx.call(probe, with_seed(gen), kwargs, label=label + ", rng a Generator")
+    if np.asarray(out).shape != first.shape:
         ctx.fail("with a np.random.Generator as rng the shape differs from the one with a seed.")
+
+
+def check_defaults(ctx, fn, defaults: dict) -> None:
+    """The hyperparameters of the spec's signature exist and have the spec's default values."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    shown = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
+    for key, value in defaults.items():
+        param = params.get(key)
+        if param is None:
+            ctx.fail(
+                f"{ctx.spec.name} has no parameter `{key}`: keep the signature of the "
+                f"exercise, with {shown}."
+            )
+        if param.default is inspect.Parameter.empty:
+            ctx.fail(
+                f"`{key}` has no default value: the signature of the exercise has {key}={value!r}."
+            )
+        try:
+            same = bool(np.isclose(float(param.default), float(value), rtol=1e-12, atol=0))
+        except (TypeError, ValueError):
+            same = param.default == value
+        if not same:
+            ctx.fail(
+                f"the default value of `{key}` is {param.default!r}; the exercise's signature "
+                f"has {key}={value!r} (calls that leave it out must use that value)."
+            )
+
+
+def ranked_cases_runner(cases_fn, prepare=None):
+    """The default comparison, case by case, with the mistake catalogue ordered so that the
+    entries reproducing the student's output on the most cases are tried first (a mistake is
+    named by all the evidence, not by the first failing case alone)."""
+
+    def run(ctx, fn, *companions):
+        cases = cases_fn(ctx.rng)
+        if prepare is not None:
+            prepare(ctx, fn)
+        spec = ctx.spec
+        if spec.mistakes:
+            got = []
+            for case in cases:
+                try:
+                    got.append(ctx.call(fn, case.args, case.kwargs, label=case.label))
+                except Exception:  # reported below, in case order, by compare_case
+                    break
+
+            def score(mistake):
+                hits = 0
+                for case, out in zip(cases, got, strict=False):
+                    try:
+                        with np.errstate(all="ignore"), warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            wrong = mistake.compute(*_copy(case.args), **case.kwargs)
+                    except Exception:
+                        continue
+                    hits += outputs_equal(out, wrong)
+                return -hits
+
+            ranked = sorted(spec.mistakes, key=score)
+            ctx.spec = _with_mistakes(spec, ranked)
+        try:
+            for case in cases:
+                ctx.compare_case(fn, case)
+        finally:
+            ctx.spec = spec
+
+    return run
+
+
+def _copy(args):
+    return copy.deepcopy(args)
+
+
+def _with_mistakes(spec, mistakes):
+    return dataclasses.replace(spec, mistakes=list(mistakes))
 
 
 # ------------------------------------------------------------------------ initialisers
 
-# name -> (distribution, std as a function of fans)
-_STD = {
-    "xavier_uniform": ("uniform", lambda i, o: np.sqrt(6 / (i + o)) / np.sqrt(3)),
-    "xavier_normal": ("normal", lambda i, o: np.sqrt(2 / (i + o))),
-    "he_normal": ("normal", lambda i, o: np.sqrt(2 / i)),
-    "he_uniform": ("uniform", lambda i, o: np.sqrt(6 / i) / np.sqrt(3)),
+# name -> (distribution, constant C, fans F): the scale sqrt(C / F) is the uniform bound a or
+# the normal standard deviation
+_INIT = {
+    "xavier_uniform": ("uniform", 6, "fan_in + fan_out"),
+    "xavier_normal": ("normal", 2, "fan_in + fan_out"),
+    "he_normal": ("normal", 2, "fan_in"),
+    "he_uniform": ("uniform", 6, "fan_in"),
+}
+_FANS = {
+    "fan_in + fan_out": lambda i, o: i + o,
+    "fan_in": lambda i, o: i,
+    "fan_out": lambda i, o: o,
+    "fan_in * fan_out": lambda i, o: i * o,
+    "max(fan_in, fan_out)": lambda i, o: max(i, o),
 }
 
-# wrong standard deviations a student plausibly gets, with the message
-_WRONG_STD = [
-    (lambda i, o: np.sqrt(2 / o), "the fan is wrong: you used fan_out where fan_in belongs"),
-    (lambda i, o: np.sqrt(6 / o) / np.sqrt(3), "the fan is wrong: fan_out instead of fan_in"),
-    (lambda i, o: np.sqrt(1 / i), "the std is sqrt(1 / fan_in) (LeCun); He uses 2 / fan_in"),
-    (
-        lambda i, o: np.sqrt(6 / (i + o)),
-        "the constant is wrong: 6 instead of 2 (or the uniform bound used as a standard deviation)",
-    ),
-    (
-        lambda i, o: np.sqrt(2 / (i + o)),
-        "the constant is wrong: 2 / (fan_in + fan_out) is the "
-        "variance of Xavier normal; Xavier uniform's bound is sqrt(6 / (fan_in + fan_out))",
-    ),
-    (
-        lambda i, o: np.sqrt(2 / (i + o)) / np.sqrt(3),
-        "the normal std was used as the uniform "
-        "bound: the bound is a = sqrt(3) * std = sqrt(6 / (fan_in + fan_out))",
-    ),
-    (
-        lambda i, o: np.sqrt(2 / i) / np.sqrt(3),
-        "the normal std was used as the uniform bound: a = sqrt(3) * std = sqrt(6 / fan_in)",
-    ),
-    (
-        lambda i, o: np.sqrt(2 / i),
-        "the std is sqrt(2 / fan_in) (He); this initialiser uses fan_in + fan_out",
-    ),
-    (
-        lambda i, o: np.sqrt(1 / (i + o)),
-        "the constant is wrong: the variance is 2 / (fan_in + fan_out)",
-    ),
-    (
-        lambda i, o: 2 / (i + o),
-        "you used the variance as the standard deviation: take the square root",
-    ),
-    (lambda i, o: 2 / i, "you used the variance as the standard deviation: take the square root"),
-    (lambda i, o: np.sqrt(2 / (i * o)), "the fans are multiplied; the formula adds them"),
-]
+
+def _scale_candidates(name):
+    """Wrong scales a student plausibly writes, each with the formula and what it means."""
+    dist, C, F = _INIT[name]
+    what = "bound a" if dist == "uniform" else "standard deviation"
+    out = []
+    for fans in _FANS:
+        for c in (1, 2, 3, 6):
+            for root in (True, False):
+                if (fans, c, root) == (F, C, True):
+                    continue
+                den = f"({fans})" if " " in fans else fans
+                formula = f"sqrt({c} / {den})" if root else f"{c} / {den}"
+                notes = []
+                if not root:
+                    notes.append(f"the square root is missing (a variance used as the {what})")
+                if fans != F:
+                    if F == "fan_in" and fans == "fan_out":
+                        notes.append("you used fan_out where fan_in belongs")
+                    elif F == "fan_in":
+                        notes.append(f"He/Kaiming uses fan_in only, not {fans}")
+                    elif fans == "fan_in":
+                        notes.append(
+                            "Xavier/Glorot uses both fans, fan_in + fan_out (He uses fan_in)"
+                        )
+                    else:
+                        notes.append(f"Xavier/Glorot divides by fan_in + fan_out, not {fans}")
+                if c != C:
+                    if dist == "uniform" and c == 2:
+                        notes.append(
+                            "that is the normal distribution's standard deviation; the "
+                            "uniform bound is sqrt(3) times the std: a = sqrt(6 / ...)"
+                        )
+                    elif dist == "normal" and c == 6:
+                        notes.append(
+                            "that is the uniform distribution's bound; the normal std is "
+                            "a / sqrt(3) = sqrt(2 / ...)"
+                        )
+                    elif F == "fan_in" and c == 1 and dist == "normal":
+                        notes.append("that is LeCun's std; He uses 2 / fan_in for ReLU layers")
+                    else:
+                        notes.append(f"the constant is {c} instead of {C}")
+                scale = (
+                    (lambda i, o, c=c, f=_FANS[fans]: np.sqrt(c / f(i, o)))
+                    if root
+                    else (lambda i, o, c=c, f=_FANS[fans]: c / f(i, o))
+                )
+                out.append((scale, f"your {what} looks like {formula}: " + "; ".join(notes)))
+    return out
+
+
+def _kurtosis(W):
+    d = W - W.mean()
+    return float(np.mean(d**4) / np.mean(d**2) ** 2 - 3)
 
 
 def _init_runner(name: str, shapes: tuple[tuple[int, int], ...]):
-    dist, std_of = _STD[name]
+    dist, C, F = _INIT[name]
+    want_formula = f"sqrt({C} / ({F}))" if " " in F else f"sqrt({C} / {F})"
+    what = "bound a" if dist == "uniform" else "standard deviation"
+
+    def scale_of(i, o):
+        return float(np.sqrt(C / _FANS[F](i, o)))
 
     def run(ctx, fn):
+        drawn = []
         for k, (fan_in, fan_out) in enumerate(shapes):
             label = (
                 f"hidden case {k + 1}" if ctx.hidden else f"fan_in = {fan_in}, fan_out = {fan_out}"
@@ -113,38 +262,65 @@ def _init_runner(name: str, shapes: tuple[tuple[int, int], ...]):
                 )
             if not np.all(np.isfinite(W)):
                 ctx.fail(f'On the case "{label}": the weights contain NaN or inf.')
+            W = W.astype(np.float64)
             n = W.size
-            std, mean, peak = float(W.std()), float(W.mean()), float(np.abs(W).max())
-            want = float(std_of(fan_in, fan_out))
-            if abs(mean) > 5 * want / np.sqrt(n):
-                ctx.fail(f'On the case "{label}": the weights are not centred on 0.')
-            if abs(std / want - 1) > 0.03:
-                for wrong, message in _WRONG_STD:
-                    alt = float(wrong(fan_in, fan_out))
-                    if abs(std / alt - 1) < 0.03 and abs(alt / want - 1) > 0.05:
-                        ctx.fail(
-                            f'On the case "{label}": the spread of the weights is wrong. '
-                            f"This looks like: {message}."
-                        )
+            std, mean = float(W.std()), float(W.mean())
+            want = scale_of(fan_in, fan_out) / (np.sqrt(3) if dist == "uniform" else 1.0)
+            if abs(mean) > 6 * max(std, want) / np.sqrt(n):
                 ctx.fail(
-                    f'On the case "{label}": the standard deviation of the weights is '
-                    f"{std / want:.2f} times what {name} should give; check the formula."
+                    f'On the case "{label}": the weights are not centred on 0 (draw from '
+                    + ("U(-a, a), not U(0, a)" if dist == "uniform" else "N(0, std²)")
+                    + ")."
                 )
-            ratio = peak / std
-            if dist == "uniform" and ratio > np.sqrt(3) * 1.001:
+            # excess kurtosis: -1.2 for a uniform, 0 for a normal distribution
+            kurt = _kurtosis(W)
+            if dist == "uniform" and kurt > -0.6:
                 ctx.fail(
-                    f'On the case "{label}": some weights lie outside [-a, a]: these look drawn '
-                    "from a normal distribution; this initialiser draws uniformly "
+                    f'On the case "{label}": the weights look drawn from a normal '
+                    "distribution; this initialiser draws uniformly "
                     "(rng.uniform(-a, a, size=...))."
                 )
-            if dist == "uniform" and ratio < np.sqrt(3) * 0.98:
-                ctx.fail(f'On the case "{label}": the weights do not fill [-a, a] uniformly.')
-            if dist == "normal" and ratio < 3.0:
+            if dist == "normal" and kurt < -0.6:
                 ctx.fail(
                     f'On the case "{label}": the weights are bounded like a uniform '
                     "distribution; this initialiser draws from a normal distribution "
                     "(rng.normal(0, std, size=...))."
                 )
+            drawn.append((label, fan_in, fan_out, W, std, want))
+        for label, fan_in, fan_out, _W, std, want in drawn:
+            if abs(std / want - 1) <= 0.03:
+                continue
+            # the observed scale (bound or std) against plausible wrong formulas, on every shape
+            factor = np.sqrt(3) if dist == "uniform" else 1.0
+            best = None
+            for scale, message in _scale_candidates(name):
+                errs = [abs(np.log(s * factor / scale(i, o))) for _, i, o, _, s, _ in drawn]
+                distinct = abs(scale(fan_in, fan_out) / scale_of(fan_in, fan_out) - 1) > 0.05
+                if max(errs) < 0.03 and distinct and (best is None or max(errs) < best[0]):
+                    best = (max(errs), message)
+            if best is not None:
+                ctx.fail(
+                    f'On the case "{label}": the spread of the weights is wrong. This looks '
+                    f"like: {best[1]}. {name} uses {what} = {want_formula}."
+                )
+            ctx.fail(
+                f'On the case "{label}": the standard deviation of the weights is '
+                f"{std / want:.2f} times what {name} should give; check the formula "
+                f"({what} = {want_formula})."
+            )
+        if dist == "uniform":
+            for label, fan_in, fan_out, W, _std, _want in drawn:
+                a, peak = scale_of(fan_in, fan_out), float(np.abs(W).max())
+                if peak > a * (1 + 1e-6):
+                    ctx.fail(
+                        f'On the case "{label}": some weights lie outside [-a, a] with '
+                        f"a = {want_formula}."
+                    )
+                if peak < a * (1 - 1e-3):
+                    ctx.fail(
+                        f'On the case "{label}": the weights do not fill [-a, a] with '
+                        f"a = {want_formula}."
+                    )
         check_uses_rng(ctx, fn, (shapes[0][0], shapes[0][1], 0), {}, "same and other seeds", 2)
 
     return run
@@ -163,26 +339,50 @@ def _orthogonal_runner(shapes):
             W = np.asarray(W)
             if W.shape != (fan_out, fan_in):
                 ctx.fail(
-                    f'On the case "{label}": the shape is {W.shape}; expected (fan_out, fan_in) '
-                    f"{want_shape}."
+                    f'On the case "{label}": the shape is {W.shape}; expected (fan_out, '
+                    f"fan_in){want_shape}."
                 )
-            gram = W @ W.T if fan_out <= fan_in else W.T @ W
-            k = gram.shape[0]
-            if np.allclose(gram, gain**4 * np.eye(k), atol=1e-8) and gain != 1:
+            tol = 1e-5 if W.dtype == np.float32 else 1e-8
+            W = W.astype(np.float64)
+            rows = fan_out <= fan_in
+            gram = W @ W.T if rows else W.T @ W
+            eye = np.eye(gram.shape[0])
+            if gain != 1 and np.allclose(gram, gain**4 * eye, atol=tol):
                 ctx.fail(
                     f'On the case "{label}": the rows have norm gain²: multiply the orthonormal '
                     "matrix by gain, not gain²."
                 )
-            if np.allclose(gram, np.eye(k), atol=1e-8) and gain != 1:
+            if gain != 1 and np.allclose(gram, eye, atol=tol):
                 ctx.fail(f'On the case "{label}": the gain is missing: return gain * Q.')
-            if not np.allclose(gram, gain**2 * np.eye(k), atol=1e-8):
+            if gain != 1 and np.allclose(gram, gain * eye, atol=tol):
+                ctx.fail(
+                    f'On the case "{label}": the rows have norm sqrt(gain): multiply the '
+                    "orthonormal matrix by gain itself."
+                )
+            if not np.allclose(gram, gain**2 * eye, atol=tol):
                 ctx.fail(
                     f'On the case "{label}": the matrix is not (semi-)orthogonal: its '
-                    + ("rows" if fan_out <= fan_in else "columns")
+                    + ("rows" if rows else "columns")
                     + " must be orthonormal (times gain). Take Q from np.linalg.qr of a "
                     "Gaussian matrix of shape (max, min) of the fans, transposed when "
                     "fan_out < fan_in."
                 )
+            # the other direction: no input or output unit may be cut off (zero column/row)
+            other = np.linalg.norm(W, axis=0 if rows else 1)
+            if fan_in != fan_out and other.min() < 1e-6 * abs(gain):
+                ctx.fail(
+                    f'On the case "{label}": some '
+                    + ("columns" if rows else "rows")
+                    + " of W are zero (padding or slicing an identity): take the "
+                    "orthonormal factor Q of a random Gaussian matrix of shape (max, min) of "
+                    "the fans, so that every unit is connected."
+                )
+        W = np.asarray(ctx.call(fn, (6, 6, 4), label="gain left at its default"))
+        if W.shape == (6, 6) and not np.allclose(W @ W.T, np.eye(6), atol=1e-5):
+            ctx.fail(
+                'On the case "gain left at its default": without a gain argument W @ W.T '
+                "must be the identity: the default is gain=1.0."
+            )
         check_uses_rng(ctx, fn, (shapes[0][0], shapes[0][1], 0), {}, "same and other seeds", 2)
 
     return run
@@ -195,15 +395,40 @@ def _stack(rng, widths, scale):
     return [rng.normal(0, scale / np.sqrt(a), size=(b, a)) for a, b in itertools.pairwise(widths)]
 
 
-def _stds(X, weights, act, *, pre=False, input_too=False, transpose=False, ddof=0, per_unit=False):
+def _stds(
+    X,
+    weights,
+    act,
+    *,
+    pre=False,
+    input_too=False,
+    transpose=False,
+    ddof=0,
+    per_unit=False,
+    per_sample=False,
+    var=False,
+    rms=False,
+    last_linear=False,
+    drop_last=False,
+    tanh=False,
+    unchained=False,
+):
     h = X
     out = [float(np.std(X, ddof=ddof))] if input_too else []
-    for W in weights:
-        z = h @ W if transpose else h @ W.T
-        h = act(z)
+    for k, W in enumerate(weights):
+        z = (X if unchained else h) @ (W if transpose else W.T)
+        h = z if (last_linear and k == len(weights) - 1) else (np.tanh(z) if tanh else act(z))
         v = z if pre else h
-        out.append(float(v.std(axis=0, ddof=ddof).mean() if per_unit else np.std(v, ddof=ddof)))
-    return out
+        if per_unit:
+            s = float(v.std(axis=0, ddof=ddof).mean())
+        elif per_sample:
+            s = float(v.std(axis=1, ddof=ddof).mean())
+        elif rms:
+            s = float(np.sqrt(np.mean(v * v)))
+        else:
+            s = float(np.std(v, ddof=ddof))
+        out.append(s * s if var else s)
+    return out[:-1] if drop_last else out
 
 
 ACT_STDS_MISTAKES = [
@@ -233,6 +458,46 @@ ACT_STDS_MISTAKES = [
         lambda X, Ws, a: _stds(X, Ws, a, per_unit=True),
         "you averaged per-unit stds; take the std over all entries of h_l (np.std(h)).",
     ),
+    Mistake(
+        "per sample",
+        lambda X, Ws, a: _stds(X, Ws, a, per_sample=True),
+        "you averaged the std of each sample (axis=1); take the std over all entries of h_l "
+        "(np.std(h)).",
+    ),
+    Mistake(
+        "variance",
+        lambda X, Ws, a: _stds(X, Ws, a, var=True),
+        "these are variances; return standard deviations (np.std, the square root).",
+    ),
+    Mistake(
+        "not centred",
+        lambda X, Ws, a: _stds(X, Ws, a, rms=True),
+        "this is the root mean square sqrt(mean(h²)); the std subtracts the mean first "
+        "(np.std(h)), which matters for ReLU outputs.",
+    ),
+    Mistake(
+        "last layer linear",
+        lambda X, Ws, a: _stds(X, Ws, a, last_linear=True),
+        "the last layer has no activation in your stack; here every layer, the last one "
+        "too, is h_l = activation(h_{l-1} @ W_l.T).",
+    ),
+    Mistake(
+        "input instead of last",
+        lambda X, Ws, a: _stds(X, Ws, a, input_too=True, drop_last=True),
+        "the list starts with the std of the input X and misses the last layer: report "
+        "h_1 ... h_L.",
+    ),
+    Mistake(
+        "tanh hard-coded",
+        lambda X, Ws, a: _stds(X, Ws, a, tanh=True),
+        "the activation argument is ignored (np.tanh is hard-coded): call activation(...).",
+    ),
+    Mistake(
+        "not chained",
+        lambda X, Ws, a: _stds(X, Ws, a, unchained=True),
+        "every layer is applied to X instead of the previous layer's output: "
+        "h_l = activation(h_{l-1} @ W_l.T).",
+    ),
 ]
 
 
@@ -252,7 +517,21 @@ def _act_cases(rng, hidden=False):
 
 
 def _grad_norms(
-    X, y, weights, act, grad, *, order=1, per_n=True, last_act=False, sq=False, grad_at_h=False
+    X,
+    y,
+    weights,
+    act,
+    grad,
+    *,
+    order=1,
+    per_n=True,
+    last_act=False,
+    sq=False,
+    grad_at_h=False,
+    onehot=True,
+    deriv=True,
+    norm="fro",
+    tanh_deriv=False,
 ):
     hs, zs = [X], []
     h = X
@@ -266,7 +545,8 @@ def _grad_norms(
     p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
     n = len(y)
     d = p.copy()
-    d[np.arange(n), y] -= 1
+    if onehot:
+        d[np.arange(n), y] -= 1
     if per_n:
         d /= n
     if last_act:
@@ -274,10 +554,20 @@ def _grad_norms(
     norms = [0.0] * L
     for i in range(L - 1, -1, -1):
         g = d.T @ hs[i]
-        norms[i] = float(np.sum(g * g)) if sq else float(np.linalg.norm(g))
+        if sq:
+            norms[i] = float(np.sum(g * g))
+        elif norm == "fro":
+            norms[i] = float(np.linalg.norm(g))
+        elif norm == "max":
+            norms[i] = float(np.abs(g).max())
+        else:
+            norms[i] = float(np.linalg.norm(g, 2))
         if i > 0:
             d = d @ weights[i]
-            d = d * (grad(hs[i]) if grad_at_h else grad(zs[i - 1]))
+            if tanh_deriv:
+                d = d * (1 - hs[i] ** 2)
+            elif deriv:
+                d = d * (grad(hs[i]) if grad_at_h else grad(zs[i - 1]))
     return norms[::order]
 
 
@@ -321,6 +611,34 @@ GRAD_NORMS_MISTAKES = [
         _gn(grad_at_h=True),
         "the activation's derivative is evaluated "
         "at the activation output; evaluate it at the pre-activation z = h @ W.T.",
+    ),
+    Mistake(
+        "no one-hot",
+        _gn(onehot=False),
+        "δ_L is softmax(z_L) / N: subtract onehot(y), δ_L = (softmax(z_L) − onehot(y)) / N.",
+    ),
+    Mistake(
+        "no derivative",
+        _gn(deriv=False),
+        "the activation's derivative is missing from the backward pass: "
+        "δ_{l-1} = (δ_l @ W_l) * g'(z_{l-1}).",
+    ),
+    Mistake(
+        "tanh derivative",
+        _gn(tanh_deriv=True),
+        "the derivative is tanh's 1 − h² whatever the activation; use the derivative of the "
+        "activation you are given (DERIVATIVE[activation]) at z.",
+    ),
+    Mistake(
+        "spectral norm",
+        _gn(norm="spectral"),
+        "np.linalg.norm(g, 2) of a matrix is its largest singular value; the Frobenius norm "
+        "is np.linalg.norm(g) = sqrt(sum(g ** 2)).",
+    ),
+    Mistake(
+        "max abs",
+        _gn(norm="max"),
+        "this is the largest |entry|; the Frobenius norm is sqrt(sum(g ** 2)).",
     ),
 ]
 
@@ -497,4 +815,4 @@ MANIFEST = [
 
 register(LESSON, SPECS, MANIFEST)
 
-__all__ = ["call_reference", "check_uses_rng"]
+__all__ = ["call_reference", "check_defaults", "check_uses_rng", "ranked_cases_runner"]

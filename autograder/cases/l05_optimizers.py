@@ -6,6 +6,7 @@ import numpy as np
 
 from ..diagnose import Mistake
 from ..framework import Case, FunctionSpec, Part, register
+from .l04_init import check_defaults, ranked_cases_runner
 
 LESSON = "05_optimizers"
 
@@ -48,8 +49,21 @@ def trajectory(step, surface: str, w0, steps: int, **hp):
     return np.array(path)
 
 
+# the hyperparameters and defaults of the spec's signatures
+DEFAULTS = {
+    "sgd_step": {"lr": 0.01},
+    "momentum_step": {"lr": 0.01, "momentum": 0.9},
+    "nesterov_step": {"lr": 0.01, "momentum": 0.9},
+    "adagrad_step": {"lr": 0.01, "eps": 1e-10},
+    "rmsprop_step": {"lr": 0.01, "alpha": 0.99, "eps": 1e-8},
+    "adam_step": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "step_decay": {"drop": 0.5, "every": 10},
+}
+
+
 def _runner(name, ref_step, cases):
     def run(ctx, fn):
+        check_defaults(ctx, fn, DEFAULTS[name])
         # one step first: w must stay untouched, the pair must come back
         w0 = np.array([1.5, -0.5])
         ctx.call(
@@ -117,6 +131,13 @@ def _nest(w, g, s, lr=0.01, momentum=0.9, kind="ok"):
 
 
 def _adagrad(w, g, s, lr=0.01, eps=1e-10, kind="ok"):
+    if kind == "mean":
+        r, t = (0, 0) if s is None else s
+        r, t = r + g * g, t + 1
+        return w - lr * g / (np.sqrt(r / t) + eps), (r, t)
+    if kind == "after":
+        r = 0 if s is None else s
+        return w - lr * g / (np.sqrt(r) + eps), r + g * g
     r = (0 if s is None else s) + g * g
     if kind == "inside":
         return w - lr * g / np.sqrt(r + eps), r
@@ -133,8 +154,18 @@ def _adagrad(w, g, s, lr=0.01, eps=1e-10, kind="ok"):
 
 
 def _rms(w, g, s, lr=0.01, alpha=0.99, eps=1e-8, kind="ok"):
+    if kind == "after":
+        r = 0 if s is None else s
+        return w - lr * g / (np.sqrt(r) + eps), alpha * r + (1 - alpha) * g * g
+    if kind in ("bias", "centred"):
+        r, m, t = (0, 0, 0) if s is None else s
+        r, m, t = alpha * r + (1 - alpha) * g * g, alpha * m + (1 - alpha) * g, t + 1
+        den = np.sqrt(r / (1 - alpha**t)) if kind == "bias" else np.sqrt(r - m * m)
+        return w - lr * g / (den + eps), (r, m, t)
     prev = 0 if s is None else s
-    if kind == "swap":
+    if kind == "no 1-alpha":
+        r = alpha * prev + g * g
+    elif kind == "swap":
         r = alpha * g * g + (1 - alpha) * prev
     elif kind == "start":
         r = g * g if s is None else alpha * s + (1 - alpha) * g * g
@@ -149,6 +180,8 @@ def _rms(w, g, s, lr=0.01, alpha=0.99, eps=1e-8, kind="ok"):
 
 def _adam(w, g, s, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, kind="ok"):
     m, v, t = (0 * g, 0 * g, 0) if s is None else s
+    if kind == "t stuck":
+        t = 0
     t_used = t + 1
     if kind == "late":
         t_used = t
@@ -166,8 +199,16 @@ def _adam(w, g, s, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, kind="ok"):
     else:
         with np.errstate(all="ignore"):
             mh, vh = m / (1 - beta1**t_used), v / (1 - beta2**t_used)
+    if kind == "m only":
+        vh = v
+    if kind == "v only":
+        mh = m
+    if kind == "g not m":
+        mh = g
     if kind == "inside":
         return w - lr * mh / np.sqrt(vh + eps), (m, v, t)
+    if kind == "nosqrt":
+        return w - lr * mh / (vh + eps), (m, v, t)
     with np.errstate(all="ignore"):
         return w - lr * mh / (np.sqrt(vh) + eps), (m, v, t)
 
@@ -277,6 +318,20 @@ ADAGRAD_MISTAKES = [
         "eps is added to the step size; it belongs in the denominator: lr · g / (sqrt(r) + eps).",
         kind="eps_lr",
     ),
+    M(
+        "mean",
+        _adagrad,
+        "r is the mean of g² over the steps; Adagrad divides by the square root of their "
+        "sum (r = r + g², not divided by t).",
+        kind="mean",
+    ),
+    M(
+        "r after the step",
+        _adagrad,
+        "the step uses r before adding the current g²: update r = r + g² first, then "
+        "divide by sqrt(r) + eps.",
+        kind="after",
+    ),
 ]
 RMSPROP_MISTAKES = [
     M(
@@ -298,6 +353,32 @@ RMSPROP_MISTAKES = [
         kind="start",
     ),
     M("no sqrt", _rms, "the square root is missing: divide by sqrt(r) + eps.", kind="nosqrt"),
+    M(
+        "no 1 - alpha",
+        _rms,
+        "g² is not weighted by (1 − alpha): r = alpha · r + (1 − alpha) · g².",
+        kind="no 1-alpha",
+    ),
+    M(
+        "r after the step",
+        _rms,
+        "the step uses r before adding the current g²: update r = alpha · r + (1 − alpha) · g² "
+        "first, then divide by sqrt(r) + eps.",
+        kind="after",
+    ),
+    M(
+        "bias corrected",
+        _rms,
+        "r is bias-corrected like Adam's v; RMSprop (torch) uses r itself: "
+        "w − lr · g / (sqrt(r) + eps).",
+        kind="bias",
+    ),
+    M(
+        "centred",
+        _rms,
+        "this is the centred RMSprop (r − m²); the plain one divides by sqrt(r) + eps.",
+        kind="centred",
+    ),
 ]
 ADAM_MISTAKES = [
     M(
@@ -325,6 +406,37 @@ ADAM_MISTAKES = [
         _adam,
         "beta1 and beta2 are swapped: m uses beta1, v uses beta2.",
         kind="swap",
+    ),
+    M(
+        "v not corrected",
+        _adam,
+        "only m is bias-corrected: v̂ = v / (1 − beta2^t) is missing.",
+        kind="m only",
+    ),
+    M(
+        "m not corrected",
+        _adam,
+        "only v is bias-corrected: m̂ = m / (1 − beta1^t) is missing.",
+        kind="v only",
+    ),
+    M(
+        "no sqrt",
+        _adam,
+        "the square root is missing: divide by sqrt(v̂) + eps.",
+        kind="nosqrt",
+    ),
+    M(
+        "g not m",
+        _adam,
+        "the step uses the gradient g instead of the first moment m̂: w − lr · m̂ / (sqrt(v̂) + eps).",
+        kind="g not m",
+    ),
+    M(
+        "t not kept",
+        _adam,
+        "t is not carried over in the state, so it is 1 at every step: keep t in the state "
+        "and increment it on each call.",
+        kind="t stuck",
     ),
 ]
 
@@ -366,7 +478,8 @@ def _sched_cases(which):
     def cases(rng):
         if which == "step_decay":
             return [
-                Case(f"lr0 = 0.1, epoch = {e}", (0.1, e), show=e == 25) for e in (0, 9, 10, 25)
+                Case(f"lr0 = 0.1, epoch = {e}", (0.1, e), show=e == 25)
+                for e in (0, 9, 10, 14, 16, 25)
             ] + [Case("drop = 0.1, every = 3, epoch = 7", (0.3, 7), {"drop": 0.1, "every": 3})]
         if which == "exponential_decay":
             return [
@@ -411,7 +524,24 @@ STEP_DECAY_MISTAKES = [
     Mistake(
         "one too early",
         lambda lr0, e, drop=0.5, every=10: lr0 * drop ** ((e + 1) // every),
-        "the drop comes one epoch early: lr0 · drop ** (epoch // every), epochs start at 0.",
+        "the drop comes one epoch early: lr0 · drop ** (epoch // every), rounded down (not "
+        "round or ceil), and epochs start at 0.",
+    ),
+    Mistake(
+        "rounded",
+        lambda lr0, e, drop=0.5, every=10: lr0 * drop ** round(e / every),
+        "the exponent is rounded to the nearest integer; it is rounded down: epoch // every.",
+    ),
+    Mistake(
+        "ceil",
+        lambda lr0, e, drop=0.5, every=10: lr0 * drop ** -(-e // every),
+        "the exponent is rounded up; it is rounded down: epoch // every.",
+    ),
+    Mistake(
+        "drop at epoch 0",
+        lambda lr0, e, drop=0.5, every=10: lr0 * drop ** (e // every + 1),
+        "the rate has already dropped at epoch 0: the exponent is epoch // every, 0 for the "
+        "first `every` epochs (lr0 at the start).",
     ),
     Mistake(
         "times not power",
@@ -432,12 +562,28 @@ EXP_DECAY_MISTAKES = [
         lambda lr0, t, k: lr0 * (1 - k) ** t,
         "you used (1 − k)^t; the schedule is lr0 · exp(−k t).",
     ),
+    Mistake(
+        "t / k",
+        lambda lr0, t, k: lr0 * np.exp(-t / k),
+        "t is divided by k; k is a rate that multiplies t: lr0 · exp(−k t).",
+    ),
+    Mistake(
+        "k^t",
+        lambda lr0, t, k: lr0 * k**t,
+        "you used k^t; the schedule is lr0 · exp(−k t).",
+    ),
+    Mistake(
+        "integer t",
+        lambda lr0, t, k: lr0 * np.exp(-k * int(t)),
+        "t was rounded to an integer; t may be fractional (a step inside an epoch).",
+    ),
 ]
 INV_DECAY_MISTAKES = [
     Mistake(
         "no max",
         lambda lr0, t, tau: lr0 * tau / t if t else np.inf,
-        "the max is missing: the rate stays lr0 until t reaches tau, lr0 · tau / max(t, tau).",
+        "the rate must stay lr0 until t reaches tau and then decay like 1/t: "
+        "lr0 · tau / max(t, tau) (the max is missing, or a min is used).",
     ),
     Mistake(
         "1 + t/tau",
@@ -452,15 +598,34 @@ INV_DECAY_MISTAKES = [
     Mistake(
         "min", lambda lr0, t, tau: lr0 * tau / max(min(t, tau), 1e-300), "use max(t, tau), not min."
     ),
+    Mistake(
+        "t + tau",
+        lambda lr0, t, tau: lr0 * tau / (t + tau),
+        "this is lr0 · tau / (t + tau) = lr0 / (1 + t/tau); the course's schedule is "
+        "lr0 · tau / max(t, tau).",
+    ),
+    Mistake(
+        "no tau",
+        lambda lr0, t, tau: lr0 / max(t, tau),
+        "tau is missing from the numerator: lr0 · tau / max(t, tau).",
+    ),
 ]
 
 
 def _sched_spec(name, mistakes, args):
+    def defaults(ctx, fn):
+        if name in DEFAULTS:
+            check_defaults(ctx, fn, DEFAULTS[name])
+
     return FunctionSpec(
         name=name,
         concept="step_decay",
         arg_names=args,
         cases={"values": _sched_cases(name), "hidden": _hidden_sched(name)},
+        runners={
+            "values": ranked_cases_runner(_sched_cases(name), defaults),
+            "hidden": ranked_cases_runner(_hidden_sched(name), defaults),
+        },
         mistakes=mistakes,
         forbid=("step_decay", "exponential_decay", "inverse_time_decay"),
         rtol=1e-9,

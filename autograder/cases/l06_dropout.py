@@ -7,7 +7,7 @@ import numpy as np
 
 from ..diagnose import Mistake
 from ..framework import Case, FunctionSpec, Part, allow_references, reference, register
-from .l04_init import check_uses_rng
+from .l04_init import check_uses_rng, ranked_cases_runner
 
 LESSON = "06_dropout"
 
@@ -56,8 +56,19 @@ def _check_train(ctx, x, p, out, label, hidden=False):
             f'On the case "{label}": a unit is either dropped (0) or kept and scaled: '
             "out = x * mask / (1 − p); some outputs are neither."
         )
+    if x.ndim == 2 and 0 < p and min(x.shape) > 1:
+        for axis, what in (
+            (0, "every sample (row) gets the same mask"),
+            (1, "each sample (row) is kept or dropped as a whole"),
+        ):
+            first = kept.take([0], axis=axis)
+            if (kept == first).all():
+                ctx.fail(
+                    f'On the case "{label}": {what}: draw one independent keep/drop '
+                    "decision per entry, rng.random(x.shape) >= p."
+                )
     rate = kept.mean()
-    tol = 4 * np.sqrt(p * (1 - p) / x.size) + 1e-12
+    tol = 5 * np.sqrt(p * (1 - p) / x.size) + 1e-12
     if abs(rate - (1 - p)) > tol:
         if abs(rate - p) < tol:
             ctx.fail(
@@ -120,28 +131,39 @@ def _dropout_runner(ctx, fn):
     )
 
 
+def _forward_for_backward(ctx, forward, x, p, train, seed):
+    """(out, cache) from the student's forward pass, or the reference's when it cannot run."""
+    if callable(forward):
+        try:
+            out, cache = forward(x, p, train, seed)
+            out = np.asarray(out)
+            if out.shape == x.shape:
+                return out, cache
+        except Exception:
+            pass
+    ctx.hint(
+        "your dropout_forward did not run on this input, so dropout_backward was checked "
+        "with the cache of the course's own forward pass; fix dropout_forward first"
+    )
+    with allow_references():
+        return reference("dropout_forward")(x, p, train, seed)
+
+
 def _dropout_backward_runner(ctx, fn, forward=None):
     rng = ctx.rng
     settings = [(0.3, (40, 30)), (0.6, (25, 20))] if not ctx.hidden else [(0.45, (30, 33))]
     for p, shape in settings:
         x = rng.normal(size=shape)
         x[x == 0] = 1.0
+        x.flat[rng.choice(x.size, size=x.size // 10, replace=False)] = 0.0  # exact zeros
+        x_nz = np.where(x == 0, 1.0, x)
         dout = rng.normal(size=shape)
+        seed = int(rng.integers(1 << 30))
         for train in (True, False):
             label = f"{'train' if train else 'evaluation'}, p = {p}"
             if ctx.hidden:
                 label = f"hidden case, {'train' if train else 'evaluation'}"
-            cache, out, ok = None, None, False
-            if callable(forward):
-                try:
-                    out, cache = forward(x, p, train, 5)
-                    out = np.asarray(out)
-                    ok = out.shape == x.shape
-                except Exception:
-                    ok = False
-            if not ok:
-                with allow_references():
-                    out, cache = reference("dropout_forward")(x, p, train, 5)
+            out, cache = _forward_for_backward(ctx, forward, x, p, train, seed)
             dx = ctx.call(fn, (dout, cache), label=label, arg_names=("dout", "cache"))
             dx = np.asarray(dx)
             if not train:
@@ -151,10 +173,28 @@ def _dropout_backward_runner(ctx, fn, forward=None):
                         "so dx = dout."
                     )
                 continue
-            mask = out != 0
+            # the mask: from the same draw on an input without zeros (out != 0 cannot tell a
+            # kept unit from a dropped one where x = 0); only where x != 0 if not reproducible
+            twin, _ = _forward_for_backward(ctx, forward, x_nz, p, train, seed)
+            mask = twin != 0
+            where = np.ones(shape, dtype=bool)
+            if not np.array_equal(mask[x != 0], (out != 0)[x != 0]):
+                mask, where = out != 0, x != 0
             want = dout * mask / (1 - p)
-            if _close(dx, want):
+            if dx.shape == want.shape and _close(dx[where], want[where]):
                 continue
+            lost = mask & (x == 0) & where
+            if (
+                dx.shape == want.shape
+                and lost.any()
+                and _close(dx[where & ~lost], want[where & ~lost])
+                and np.allclose(dx[lost], 0)
+            ):
+                ctx.fail(
+                    f'On the case "{label}": dx is 0 at kept units whose input x is 0: a '
+                    "mask rebuilt from out != 0 (or x != 0) loses them. Keep the mask (or "
+                    "mask / (1 − p)) itself in the cache."
+                )
             for wrong, message in (
                 (
                     dout,
@@ -168,12 +208,14 @@ def _dropout_backward_runner(ctx, fn, forward=None):
                 ),
                 (dout / (1 - p), "dx ignores the mask (only scaled): dx = dout * mask / (1 − p)"),
                 (dout * mask * (1 - p), "dx is multiplied by 1 − p; divide"),
+                (dout * mask / p, "dx is divided by p; divide by 1 − p, the keep probability"),
                 (
                     dout * ~mask / (1 - p),
                     "the mask is inverted: gradients flow through the kept units",
                 ),
+                (mask / (1 - p), "dx is the mask alone: multiply it by dout"),
             ):
-                if _close(dx, wrong):
+                if dx.shape == wrong.shape and _close(dx[where], wrong[where]):
                     ctx.fail(f'On the case "{label}": {message}.')
             ctx.fail(
                 f'On the case "{label}": dx must be dout * mask / (1 − p) with the mask '
@@ -206,6 +248,22 @@ def _pen_cases(rng):
             ({"W": np.array([[1.0, -2.0], [0.0, 3.0]]), "gamma": np.ones(2)}, 0.25),
             show=True,
         ),
+        Case(
+            "biases stored as rows of shape (1, M)",
+            (
+                {
+                    "W1": rng.normal(size=(3, 2)),
+                    "b1": rng.normal(size=(1, 3)),
+                    "W2": rng.normal(size=(2, 3)),
+                    "b2": rng.normal(size=(1, 2)),
+                },
+                0.2,
+            ),
+        ),
+        Case(
+            "a key 'bW' that contains W but does not start with it",
+            ({"W": rng.normal(size=(2, 2)), "bW": rng.normal(size=2)}, 0.3),
+        ),
     ]
 
 
@@ -225,24 +283,47 @@ def _pen(
     *,
     kind="l2",
     bias=False,
-    factor=2.0,
+    factor=None,
     half=False,
     sign0=0.0,
     l2grad=False,
     noabs=False,
     nonweight_missing=False,
+    select="startswith",
+    value_kind="sum",
+    no_lam_grad=False,
+    nan_at_0=False,
 ):
+    if factor is None:
+        factor = 2.0 if kind == "l2" else 1.0
     value, grads = 0.0, {}
     for k, v in params.items():
-        use = k.startswith("W") or bias
+        use = {
+            "startswith": k.startswith("W"),
+            "contains": "W" in k,
+            "ndim": np.ndim(v) == 2,
+        }[select] or bias
+        lam_g = 1.0 if no_lam_grad else lam
         if kind == "l2":
-            value += lam * np.sum(v * v) * (0.5 if half else 1.0) if use else 0.0
-            grads[k] = factor * lam * v if use else np.zeros_like(v)
+            if value_kind == "norm":
+                term = np.sqrt(np.sum(v * v))
+            elif value_kind == "mean":
+                term = np.mean(v * v)
+            else:
+                term = np.sum(v * v)
+            value += lam * term * (0.5 if half else 1.0) if use else 0.0
+            grads[k] = factor * lam_g * v if use else np.zeros_like(v)
         else:
-            value += lam * (np.sum(v) if noabs else np.sum(np.abs(v))) if use else 0.0
+            if value_kind == "squares":
+                term = np.sum(v * v)
+            elif value_kind == "mean":
+                term = np.mean(np.abs(v))
+            else:
+                term = np.sum(v) if noabs else np.sum(np.abs(v))
+            value += lam * term if use else 0.0
             s = np.sign(v)
-            s[v == 0] = sign0
-            grads[k] = (lam * v if l2grad else lam * s) if use else np.zeros_like(v)
+            s[v == 0] = np.nan if nan_at_0 else sign0
+            grads[k] = (lam_g * v if l2grad else factor * lam_g * s) if use else np.zeros_like(v)
         if nonweight_missing and not use:
             del grads[k]
     return float(value), grads
@@ -270,6 +351,33 @@ L2_MISTAKES = [
         lambda p, lam: _pen(p, lam, nonweight_missing=True),
         "grads must have every key of params, with zeros for the ones that are not penalised.",
     ),
+    Mistake(
+        "contains W",
+        lambda p, lam: _pen(p, lam, select="contains"),
+        "a key that merely contains 'W' is penalised; only keys that start with 'W' are "
+        "(key.startswith('W')).",
+    ),
+    Mistake(
+        "2-D arrays",
+        lambda p, lam: _pen(p, lam, select="ndim"),
+        "the weights were chosen by shape (2-D arrays); choose them by name: the keys that "
+        "start with 'W'.",
+    ),
+    Mistake(
+        "norm not squared",
+        lambda p, lam: _pen(p, lam, value_kind="norm"),
+        "the value uses the norm ‖W‖; the penalty is lam · ‖W‖², the sum of the squares.",
+    ),
+    Mistake(
+        "mean",
+        lambda p, lam: _pen(p, lam, value_kind="mean"),
+        "the value averages W²; the penalty sums the squares: lam · Σ W².",
+    ),
+    Mistake(
+        "no lam in grads",
+        lambda p, lam: _pen(p, lam, no_lam_grad=True),
+        "the gradient lacks lam: d(lam · ‖W‖²)/dW = 2 · lam · W.",
+    ),
 ]
 L1_MISTAKES = [
     Mistake(
@@ -296,27 +404,111 @@ L1_MISTAKES = [
         lambda p, lam: _pen(p, lam, kind="l1", nonweight_missing=True),
         "grads must have every key of params, with zeros for the others.",
     ),
+    Mistake(
+        "sign(0) = -1",
+        lambda p, lam: _pen(p, lam, kind="l1", sign0=-1.0),
+        "the sub-gradient at W = 0 must be 0 (np.sign(0) = 0), not −1 (as np.where(W > 0, 1, "
+        "−1) gives).",
+    ),
+    Mistake(
+        "W / |W|",
+        lambda p, lam: _pen(p, lam, kind="l1", nan_at_0=True),
+        "W / |W| is 0/0 = NaN at W = 0; use np.sign(W), which is 0 there.",
+    ),
+    Mistake(
+        "factor 2",
+        lambda p, lam: _pen(p, lam, kind="l1", factor=2.0),
+        "the sub-gradient of lam · |W| is lam · sign(W), without the factor 2 of the L2 penalty.",
+    ),
+    Mistake(
+        "no lam in grads",
+        lambda p, lam: _pen(p, lam, kind="l1", no_lam_grad=True),
+        "the gradient lacks lam: lam · sign(W).",
+    ),
+    Mistake(
+        "squares",
+        lambda p, lam: _pen(p, lam, kind="l1", value_kind="squares"),
+        "the value sums W² (the L2 penalty); L1 sums |W|.",
+    ),
+    Mistake(
+        "contains W",
+        lambda p, lam: _pen(p, lam, kind="l1", select="contains"),
+        "a key that merely contains 'W' is penalised; only keys that start with 'W' are.",
+    ),
+    Mistake(
+        "2-D arrays",
+        lambda p, lam: _pen(p, lam, kind="l1", select="ndim"),
+        "the weights were chosen by shape (2-D arrays); choose them by name: the keys that "
+        "start with 'W'.",
+    ),
 ]
 
 # ------------------------------------------------------------------------ early stopping
 
 
-def _es(losses, patience, *, strict=True, shift=0, stop=False, global_min=False):
+def _es(
+    losses,
+    patience,
+    *,
+    strict=True,
+    shift=0,
+    stop=False,
+    global_min=False,
+    wait=None,
+    previous=False,
+    reset=True,
+    min_delta=0.0,
+):
     losses = list(losses)
     if global_min:
         return int(np.argmin(losses))
+    wait = patience if wait is None else wait
     best_epoch, best, waited, epoch = 0, losses[0], 0, 0
     for epoch in range(1, len(losses)):
-        if losses[epoch] < best or (not strict and losses[epoch] == best):
-            best_epoch, best, waited = epoch, losses[epoch], 0
+        ref = losses[epoch - 1] if previous else best
+        improved = losses[epoch] < ref - min_delta or (not strict and losses[epoch] == ref)
+        if improved:
+            if losses[epoch] < best or (not strict and losses[epoch] == best):
+                best_epoch, best = epoch, losses[epoch]
+            if reset:
+                waited = 0
         else:
             waited += 1
-            if waited >= patience:
+            if waited >= wait:
                 break
     return (epoch if stop else best_epoch) + shift
 
 
 ES_MISTAKES = [
+    Mistake(
+        "waits one more",
+        lambda v, p: _es(v, p, wait=p + 1),
+        "training went on one epoch too long: stop as soon as `patience` epochs in a row "
+        "brought no improvement (when the count reaches patience, not when it exceeds it).",
+    ),
+    Mistake(
+        "stops one early",
+        lambda v, p: _es(v, p, wait=p - 1) if p > 1 else None,
+        "training stopped one epoch too early: wait for `patience` epochs in a row without "
+        "improvement before stopping.",
+    ),
+    Mistake(
+        "previous epoch",
+        lambda v, p: _es(v, p, previous=True),
+        "an improvement was measured against the previous epoch; it means a loss strictly "
+        "lower than the best one seen so far.",
+    ),
+    Mistake(
+        "no reset",
+        lambda v, p: _es(v, p, reset=False),
+        "the count of epochs without improvement is not reset after an improvement: "
+        "patience counts epochs in a row.",
+    ),
+    Mistake(
+        "min delta",
+        lambda v, p: _es(v, p, min_delta=1e-3),
+        "a small improvement was ignored: any strictly lower loss counts (no min_delta).",
+    ),
     Mistake(
         "non-strict",
         lambda v, p: _es(v, p, strict=False),
@@ -350,6 +542,12 @@ def _es_cases(rng):
         Case("patience 1", ([3.0, 2.0, 2.5, 1.0], 1)),
         Case("always improving", ([5.0, 4.0, 3.0, 2.0], 3)),
         Case("one epoch", ([0.3], 5)),
+        Case("improvements between bad epochs, patience 2", ([1.0, 1.1, 0.9, 1.0, 0.8], 2)),
+        Case("a tiny improvement, patience 1", ([1.0, 0.9999, 0.9999], 1)),
+        Case(
+            "best, two worse, better than the previous, patience 3",
+            ([1.0, 0.5, 0.9, 0.8, 0.7, 0.6, 0.2], 3),
+        ),
     ]
 
 
@@ -383,6 +581,10 @@ SPECS = [
         concept="l2_penalty",
         arg_names=("params", "lam"),
         cases={"values": _pen_cases, "hidden": _pen_hidden},
+        runners={
+            "values": ranked_cases_runner(_pen_cases),
+            "hidden": ranked_cases_runner(_pen_hidden),
+        },
         mistakes=L2_MISTAKES,
         forbid=("l2_penalty", "l1_penalty"),
     ),
@@ -391,6 +593,10 @@ SPECS = [
         concept="l2_penalty",
         arg_names=("params", "lam"),
         cases={"values": _pen_cases, "hidden": _pen_hidden},
+        runners={
+            "values": ranked_cases_runner(_pen_cases),
+            "hidden": ranked_cases_runner(_pen_hidden),
+        },
         mistakes=L1_MISTAKES,
         forbid=("l2_penalty", "l1_penalty"),
     ),
@@ -399,6 +605,10 @@ SPECS = [
         concept="early_stopping_epoch",
         arg_names=("val_losses", "patience"),
         cases={"values": _es_cases, "hidden": _es_hidden},
+        runners={
+            "values": ranked_cases_runner(_es_cases),
+            "hidden": ranked_cases_runner(_es_hidden),
+        },
         mistakes=ES_MISTAKES,
         forbid=("early_stopping_epoch",),
     ),

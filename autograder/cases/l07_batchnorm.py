@@ -6,6 +6,7 @@ import numpy as np
 
 from ..diagnose import Mistake
 from ..framework import Case, FunctionSpec, Part, allow_references, reference, register
+from .l04_init import check_defaults
 
 LESSON = "07_batchnorm"
 
@@ -28,6 +29,14 @@ def _bn(
     eps_out=False,
     no_update=False,
     eval_first=False,
+    swap_affine=False,
+    no_affine=False,
+    eval_no_eps=False,
+    no_eps=False,
+    features=False,
+    running_std=False,
+    inverse_bessel=False,
+    train_running=False,
 ):
     """The grader's forward pass: (out, running_mean, running_var) after the call."""
     n = len(x)
@@ -36,17 +45,37 @@ def _bn(
     if eval_first and not train:
         rm = (1 - momentum) * rm + momentum * mu
         rv = (1 - momentum) * rv + momentum * x.var(0, ddof=1)
-    if train or eval_batch:
-        v = x.var(0, ddof=1) if unbiased_norm else var
-        xh = (x - mu) / (np.sqrt(v) + eps if eps_out else np.sqrt(v + eps))
-    else:
-        xh = (x - rm) / (np.sqrt(rv) + eps if eps_out else np.sqrt(rv + eps))
     if (train or eval_updates) and not no_update:
-        batch_var = var if biased_running else var * n / (n - 1)
+        if biased_running:
+            batch_var = var
+        elif inverse_bessel:
+            batch_var = var * (n - 1) / n
+        else:
+            batch_var = var * n / (n - 1)
+        if running_std:
+            batch_var = np.sqrt(batch_var)
         m = 1 - momentum if reversed_m else momentum
-        rm = (1 - m) * rm + m * mu
-        rv = (1 - m) * rv + m * batch_var
-    return gamma * xh + beta, rm, rv
+        new_rm = (1 - m) * rm + m * mu
+        new_rv = (1 - m) * rv + m * batch_var
+    else:
+        new_rm, new_rv = rm, rv
+    e = 0.0 if no_eps or (eval_no_eps and not train) else eps
+    if train_running and train:
+        xh = (x - new_rm) / np.sqrt(new_rv + e)
+    elif features and (train or eval_batch):
+        xh = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + e)
+    elif train or eval_batch:
+        v = x.var(0, ddof=1) if unbiased_norm else var
+        xh = (x - mu) / (np.sqrt(v) + e if eps_out else np.sqrt(v + e))
+    else:
+        xh = (x - rm) / (np.sqrt(rv) + e if eps_out else np.sqrt(rv + e))
+    if no_affine:
+        out = xh
+    elif swap_affine:
+        out = beta * xh + gamma
+    else:
+        out = gamma * xh + beta
+    return out, new_rm, new_rv
 
 
 def _composite(fn):
@@ -115,6 +144,49 @@ BN_FORWARD_MISTAKES = [
         "in state did not change: update state['running_mean'] and state['running_var'] "
         "(the caller's dict) in training mode.",
     ),
+    Mistake(
+        "gamma and beta swapped",
+        lambda *a, **k: _bn(*a, **k, swap_affine=True),
+        "gamma and beta are swapped: out = gamma · x̂ + beta (gamma scales, beta shifts).",
+    ),
+    Mistake(
+        "no gamma, beta",
+        lambda *a, **k: _bn(*a, **k, no_affine=True),
+        "the output is x̂ alone: scale and shift it, out = gamma · x̂ + beta.",
+    ),
+    Mistake(
+        "no eps at evaluation",
+        lambda *a, **k: _bn(*a, **k, eval_no_eps=True),
+        "eps is missing at evaluation: x̂ = (x − running_mean) / sqrt(running_var + eps).",
+    ),
+    Mistake(
+        "no eps",
+        lambda *a, **k: _bn(*a, **k, no_eps=True),
+        "eps is missing: x̂ = (x − mean) / sqrt(var + eps).",
+    ),
+    Mistake(
+        "over the features",
+        lambda *a, **k: _bn(*a, **k, features=True),
+        "each sample is normalised over its features (axis=1, layer norm); batch norm "
+        "normalises each feature over the batch: mean and var over axis=0.",
+    ),
+    Mistake(
+        "running std",
+        lambda *a, **k: _bn(*a, **k, running_std=True),
+        "running_var is updated with a standard deviation; it averages the (unbiased) "
+        "variance var · N / (N − 1).",
+    ),
+    Mistake(
+        "inverse Bessel",
+        lambda *a, **k: _bn(*a, **k, inverse_bessel=True),
+        "running_var uses var · (N − 1) / N; the unbiased variance is var · N / (N − 1).",
+    ),
+    Mistake(
+        "train with running stats",
+        lambda *a, **k: _bn(*a, **k, train_running=True),
+        "training normalises with the (just updated) running statistics; it normalises "
+        "with the batch mean and biased variance, and only evaluation uses the running ones.",
+    ),
 ]
 
 
@@ -141,6 +213,7 @@ def _fw_cases(rng, hidden=False):
 
 
 def _fw_runner(ctx, fn):
+    check_defaults(ctx, fn, {"momentum": 0.1, "eps": 1e-5})
     comp = _composite(fn)
     for case in _fw_cases(ctx.rng, ctx.hidden):
         ctx.compare_case(comp, case, expected=_bn(*case.args, **case.kwargs))
@@ -167,7 +240,7 @@ def _fw_runner(ctx, fn):
         )
 
 
-def _bw_through(forward, backward):
+def _bw_through(forward, backward, ctx=None):
     def run(x, gamma, beta, dout):
         state = {"running_mean": np.zeros(x.shape[1]), "running_var": np.ones(x.shape[1])}
         cache = None
@@ -177,6 +250,12 @@ def _bw_through(forward, backward):
             except Exception:
                 cache = None
         if cache is None:
+            if ctx is not None:
+                ctx.hint(
+                    "your batchnorm_forward did not run (or returned no cache), so the "
+                    "backward pass was checked with the cache of the course's own forward "
+                    "pass; fix batchnorm_forward first"
+                )
             with allow_references():
                 cache = reference("batchnorm_forward")(x, gamma, beta, state, True)[1]
         return backward(dout, cache)
@@ -196,22 +275,47 @@ def _bw(
     unbiased=False,
     mean_only=False,
     eps=1e-5,
+    n_twice=False,
+    no_n=False,
+    plus_var=False,
+    dout_terms=False,
+    swap_params=False,
+    dgamma_plain=False,
+    dgamma_gamma=False,
+    no_inv=False,
+    dvar_factor=1.0,
+    n_minus_1=False,
+    no_eps=False,
 ):
     n = len(x)
     mu = x.mean(0)
     var = x.var(0, ddof=1) if unbiased else x.var(0)
-    inv = 1 / np.sqrt(var + eps)
+    inv = 1 / np.sqrt(var + (0.0 if no_eps else eps))
     xh = (x - mu) * inv
     dbeta, dgamma = dout.sum(0), (dout * xh).sum(0)
     dxh = dout if no_gamma else dout * gamma
+    t = dout if dout_terms else dxh  # what the two correction terms are built from
+    last = xh * (t * xh).sum(0) / n * (1 / n if n_twice else 1.0) * dvar_factor
+    if n_minus_1:
+        last = last * n / (n - 1)
     if const_stats:
         dx = dxh * inv
     elif mean_only:
-        dx = inv * (dxh - dxh.mean(0))
+        dx = inv * (dxh - t.mean(0))
+    elif no_n:
+        dx = inv / n * (dxh - t.sum(0) - xh * (t * xh).sum(0))
     else:
-        dx = inv * (dxh - dxh.mean(0) - xh * (dxh * xh).sum(0) / n)
+        dx = inv * (dxh - t.mean(0) + (last if plus_var else -last))
+    if no_inv:
+        dx = dx / inv
     if mean_params:
         dgamma, dbeta = dgamma / n, dbeta / n
+    if dgamma_plain:
+        dgamma = dout.sum(0)
+    if dgamma_gamma:
+        dgamma = (dxh * xh).sum(0)
+    if swap_params:
+        dgamma, dbeta = dbeta, dgamma
     return dx, dgamma, dbeta
 
 
@@ -244,6 +348,66 @@ BN_BACKWARD_MISTAKES = [
         "the backward pass uses the unbiased "
         "variance; the forward pass normalised with the biased one.",
     ),
+    Mistake(
+        "divided by N twice",
+        lambda *a: _bw(*a, n_twice=True),
+        "the x̂ · sum(dx̂ · x̂) term is divided by N twice: dx = inv_std / N · (N dx̂ − "
+        "sum(dx̂) − x̂ · sum(dx̂ · x̂)).",
+    ),
+    Mistake(
+        "N missing",
+        lambda *a: _bw(*a, no_n=True),
+        "the factor N in front of dx̂ is missing: dx = inv_std / N · (N dx̂ − sum(dx̂) − "
+        "x̂ · sum(dx̂ · x̂)).",
+    ),
+    Mistake(
+        "sign of the variance term",
+        lambda *a: _bw(*a, plus_var=True),
+        "the x̂ · sum(dx̂ · x̂) term has the wrong sign: it is subtracted.",
+    ),
+    Mistake(
+        "dout in the sums",
+        lambda *a: _bw(*a, dout_terms=True),
+        "the sums in dx use dout; they use dx̂ = dout · gamma: sum(dx̂) and sum(dx̂ · x̂).",
+    ),
+    Mistake(
+        "dgamma and dbeta swapped",
+        lambda *a: _bw(*a, swap_params=True),
+        "dgamma and dbeta are swapped: return (dx, dgamma, dbeta) with dgamma = sum(dout · x̂), "
+        "dbeta = sum(dout).",
+    ),
+    Mistake(
+        "dgamma without x̂",
+        lambda *a: _bw(*a, dgamma_plain=True),
+        "dgamma is sum(dout); it is sum(dout · x̂) over the batch.",
+    ),
+    Mistake(
+        "dgamma with gamma",
+        lambda *a: _bw(*a, dgamma_gamma=True),
+        "dgamma is multiplied by gamma; it is sum(dout · x̂), without gamma.",
+    ),
+    Mistake(
+        "no inv_std",
+        lambda *a: _bw(*a, no_inv=True),
+        "the factor 1 / sqrt(var + eps) is missing from dx.",
+    ),
+    Mistake(
+        "dvar without 1/2",
+        lambda *a: _bw(*a, dvar_factor=2.0),
+        "the variance path is twice too large: d sqrt(var + eps) / dvar = 1 / (2 sqrt(var + "
+        "eps)), the factor −1/2 in dvar is missing.",
+    ),
+    Mistake(
+        "N − 1 in the variance path",
+        lambda *a: _bw(*a, n_minus_1=True),
+        "the variance path divides by N − 1; the forward pass used the biased variance "
+        "(mean over N), so dvar/dx = 2 (x − mean) / N.",
+    ),
+    Mistake(
+        "no eps",
+        lambda *a: _bw(*a, no_eps=True),
+        "eps is missing: the backward pass must use the forward's 1 / sqrt(var + eps).",
+    ),
 ]
 
 
@@ -270,13 +434,13 @@ def _bw_cases(rng, hidden=False):
 
 
 def _bw_runner(ctx, fn, forward=None):
-    comp = _bw_through(forward, fn)
+    comp = _bw_through(forward, fn, ctx)
     for case in _bw_cases(ctx.rng, ctx.hidden):
         ctx.compare_case(comp, case, expected=_bw(*case.args))
 
 
 def _bw_numeric(ctx, fn, forward=None):
-    comp = _bw_through(forward, fn)
+    comp = _bw_through(forward, fn, ctx)
     rng = ctx.rng
     x, g, b, dout = (
         rng.normal(size=(5, 3)),

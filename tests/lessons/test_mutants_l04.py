@@ -22,12 +22,12 @@ WRONG_INITS = [
     (
         "xavier_normal",
         lambda i, o, r: _rng(r).normal(0, np.sqrt(6 / (i + o)), (o, i)),
-        "6 instead of 2",
+        "uniform distribution's bound",
     ),
     (
         "xavier_uniform",
         lambda i, o, r: _rng(r).uniform(-1, 1, (o, i)) * np.sqrt(2 / (i + o)),
-        "normal std was used as the uniform bound",
+        "normal distribution's standard deviation",
     ),
     (
         "xavier_uniform",
@@ -37,14 +37,18 @@ WRONG_INITS = [
     (
         "he_uniform",
         lambda i, o, r: _rng(r).uniform(-1, 1, (o, i)) * np.sqrt(2 / i),
-        "normal std was used as the uniform bound",
+        "normal distribution's standard deviation",
     ),
     (
         "he_normal",
         lambda i, o, r: _rng(r).uniform(-1, 1, (o, i)) * np.sqrt(6 / i),
         "uniform distribution",
     ),
-    ("he_normal", lambda i, o, r: _rng(r).normal(0, 2 / i, (o, i)), "variance as the standard"),
+    (
+        "he_normal",
+        lambda i, o, r: _rng(r).normal(0, 2 / i, (o, i)),
+        "a variance used as the standard",
+    ),
     ("he_normal", lambda i, o, r: _rng(r).normal(0, np.sqrt(2 / i), (i, o)), "(fan_out, fan_in)"),
     (
         "xavier_normal",
@@ -57,7 +61,75 @@ WRONG_INITS = [
         "rng argument is ignored",
     ),
     ("he_normal", lambda i, o, r: _rng(r).normal(0, np.sqrt(1 / i), (o, i)), "LeCun"),
+    # new in the red-team pass
+    (
+        "xavier_uniform",
+        lambda i, o, r: _rng(r).uniform(-1, 1, (o, i)) * np.sqrt(3 / (i + o)),
+        "3 instead of 6",
+    ),
+    (
+        "xavier_uniform",
+        lambda i, o, r: _rng(r).uniform(-1, 1, (o, i)) * np.sqrt(6 / i),
+        "uses both fans",
+    ),
+    (
+        "he_uniform",
+        lambda i, o, r: _rng(r).uniform(-1, 1, (o, i)) * np.sqrt(6 / (i + o)),
+        "He/Kaiming uses fan_in only",
+    ),
+    ("he_uniform", lambda i, o, r: _rng(r).uniform(0, np.sqrt(6 / i), (o, i)), "not centred"),
+    (
+        "xavier_normal",
+        lambda i, o, r: _rng(r).normal(0, 2 / (i + o), (o, i)),
+        "square root is missing",
+    ),
+    (
+        "he_normal",
+        lambda i, o, r: np.random.default_rng().normal(0, np.sqrt(2 / i), (o, i)),
+        "with no argument",
+    ),
+    (
+        "he_normal",
+        lambda i, o, r: np.random.randn(o, i) * np.sqrt(2 / i),  # noqa: NPY002
+        "global random state",
+    ),
 ]
+
+
+def _seeds_global(i, o, r):
+    """Seeds the global state from the rng argument: reproducible, but still global state."""
+    np.random.seed(r if isinstance(r, int) else 0)  # noqa: NPY002
+    a = np.sqrt(6 / (i + o))
+    return np.random.uniform(-a, a, (o, i))  # noqa: NPY002
+
+
+def test_seeding_the_global_state_is_still_the_global_state():
+    assert_wrong("xavier_uniform", L, _seeds_global, "global random state")
+
+
+def _stream(kind, k):
+    """A correct initialiser whose draws come from another stream (a different seed for
+    each k, derived from the rng argument), so its statistics differ from the reference's."""
+
+    def init(i, o, r):
+        g = np.random.default_rng([r, k]) if isinstance(r, int) else r
+        if kind == "xavier_uniform":
+            return g.uniform(-1, 1, (o, i)) * np.sqrt(6 / (i + o))
+        if kind == "he_uniform":
+            return g.uniform(-np.sqrt(6 / i), np.sqrt(6 / i), (i, o)).T
+        if kind == "xavier_normal":
+            return g.normal(0, np.sqrt(2 / (i + o)), (o, i))
+        return g.standard_normal((o, i)) * np.sqrt(2 / i)
+
+    return init
+
+
+@pytest.mark.parametrize("kind", ["xavier_uniform", "he_uniform", "xavier_normal", "he_normal"])
+def test_correct_initialisers_pass_whatever_the_random_stream(kind):
+    # the statistics must not depend on one random stream (a uniform's max/std ratio used to
+    # fail about a quarter of correct draws)
+    for k in range(12):
+        assert_correct(kind, L, _stream(kind, k))
 
 
 @pytest.mark.parametrize(("function", "wrong", "phrase"), WRONG_INITS)
@@ -76,7 +148,41 @@ WRONG_ORTHO = [
     (lambda i, o, r, gain=1.0: gain * _rng(r).normal(0, 1 / np.sqrt(i), (o, i)), "not (semi-)"),
     (lambda i, o, r, gain=1.0: gain * np.linalg.qr(_rng(r).standard_normal((o, i)))[0], "shape"),
     (lambda i, o, r, gain=1.0: _qr_orth(i, o, None, gain), "seed"),
+    (lambda i, o, r, gain=1.0: np.sqrt(gain) * _qr_orth(i, o, r), "sqrt(gain)"),
+    (lambda i, o, r, gain=2.0: _qr_orth(i, o, r, gain), "default is gain=1.0"),
+    (lambda i, o, r, gain=1.0: gain * np.eye(o, i), "are zero"),
+    (
+        lambda i, o, r, gain=1.0: _qr_orth(i, o, r, gain) + 0 * np.random.rand(),  # noqa: NPY002
+        "global random state",
+    ),
 ]
+
+
+def _padded_qr(i, o, r, gain=1.0):
+    """Orthonormal rows, but zero columns: np.linalg.qr of an (o, i) matrix padded."""
+    q, _ = np.linalg.qr(_rng(r).standard_normal((o, i)))
+    if q.shape[1] < i:
+        q = np.pad(q, ((0, 0), (0, i - q.shape[1])))
+    return gain * q[:o, :i]
+
+
+def test_orthogonal_with_zero_columns_fails():
+    assert_wrong("orthogonal", L, _padded_qr, "are zero")
+
+
+def test_other_correct_orthogonal_pass():
+    def no_sign_fix(i, o, r, gain=1.0):  # still orthogonal: accepted
+        return _qr_orth(i, o, r, gain)
+
+    def square_sliced(i, o, r, gain=1.0):  # a full square Q, sliced to (o, i)
+        q, _ = np.linalg.qr(_rng(r).standard_normal((max(i, o), max(i, o))))
+        return gain * q[:o, :i]
+
+    def as_float32(i, o, r, gain=1.0):
+        return _qr_orth(i, o, r, gain).astype(np.float32)
+
+    for fn in (no_sign_fix, square_sliced, as_float32):
+        assert_correct("orthogonal", L, fn)
 
 
 @pytest.mark.parametrize(("wrong", "phrase"), WRONG_ORTHO)
@@ -132,6 +238,44 @@ def test_wrong_activation_stds_fail(wrong, phrase):
     assert_wrong("activation_stds", L, wrong, phrase)
 
 
+def _stds2(X, Ws, act, kind):
+    h, out = X, []
+    for k, W in enumerate(Ws):
+        z = (X if kind == "unchained" else h) @ W.T
+        last = k == len(Ws) - 1
+        h = z if (kind == "linear_last" and last) else (np.tanh(z) if kind == "tanh" else act(z))
+        if kind == "var":
+            out.append(float(h.var()))
+        elif kind == "rms":
+            out.append(float(np.sqrt(np.mean(h**2))))
+        elif kind == "per_sample":
+            out.append(float(h.std(axis=1).mean()))
+        elif kind == "per_unit":
+            out.append(float(h.std(axis=0).mean()))
+        else:
+            out.append(float(h.std()))
+    if kind == "input_not_last":
+        return [float(X.std()), *out[:-1]]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kind", "phrase"),
+    [
+        ("var", "variances"),
+        ("rms", "root mean square"),
+        ("per_sample", "each sample"),
+        ("per_unit", "per-unit"),
+        ("linear_last", "the last one too"),
+        ("input_not_last", "misses the last layer"),
+        ("tanh", "hard-coded"),
+        ("unchained", "instead of the previous layer"),
+    ],
+)
+def test_more_wrong_activation_stds_fail(kind, phrase):
+    assert_wrong("activation_stds", L, lambda X, Ws, a: _stds2(X, Ws, a, kind), phrase)
+
+
 def test_correct_activation_stds_pass():
     def as_array(X, Ws, act):  # a NumPy array and a sqrt of the mean square deviation
         out, h = [], X
@@ -147,7 +291,20 @@ def test_correct_activation_stds_pass():
 GRADS = {nnkit.tanh: nnkit.tanh_grad, nnkit.relu: nnkit.relu_grad}
 
 
-def _norms(X, y, Ws, act, *, per_n=True, reverse=False, last_act=False, squared=False):
+def _norms(
+    X,
+    y,
+    Ws,
+    act,
+    *,
+    per_n=True,
+    reverse=False,
+    last_act=False,
+    squared=False,
+    onehot=True,
+    deriv="ok",
+    norm="fro",
+):
     hs, zs = [X], []
     for i, W in enumerate(Ws):
         z = hs[-1] @ W.T
@@ -155,7 +312,8 @@ def _norms(X, y, Ws, act, *, per_n=True, reverse=False, last_act=False, squared=
         hs.append(act(z) if (i < len(Ws) - 1 or last_act) else z)
     s = hs[-1] - hs[-1].max(1, keepdims=True)
     d = np.exp(s) / np.exp(s).sum(1, keepdims=True)
-    d[np.arange(len(y)), y] -= 1
+    if onehot:
+        d[np.arange(len(y)), y] -= 1
     if per_n:
         d = d / len(y)
     if last_act:
@@ -163,9 +321,16 @@ def _norms(X, y, Ws, act, *, per_n=True, reverse=False, last_act=False, squared=
     out = []
     for i in range(len(Ws) - 1, -1, -1):
         g = d.T @ hs[i]
-        out.append(float(np.sum(g**2)) if squared else float(np.linalg.norm(g)))
+        if squared:
+            out.append(float(np.sum(g**2)))
+        else:
+            out.append(float(np.linalg.norm(g) if norm == "fro" else np.linalg.norm(g, 2)))
         if i:
-            d = (d @ Ws[i]) * GRADS[act](zs[i - 1])
+            d = d @ Ws[i]
+            if deriv == "ok":
+                d = d * GRADS[act](zs[i - 1])
+            elif deriv == "tanh":
+                d = d * (1 - hs[i] ** 2)
     return out if reverse else out[::-1]
 
 
@@ -176,6 +341,10 @@ def _norms(X, y, Ws, act, *, per_n=True, reverse=False, last_act=False, squared=
         ({"reverse": True}, "wrong order"),
         ({"last_act": True}, "last layer"),
         ({"squared": True}, "squared norms"),
+        ({"onehot": False}, "subtract onehot(y)"),
+        ({"deriv": "none"}, "derivative is missing"),
+        ({"deriv": "tanh"}, "whatever the activation"),
+        ({"norm": "spectral"}, "largest singular value"),
     ],
 )
 def test_wrong_gradient_norms_fail(kw, phrase):

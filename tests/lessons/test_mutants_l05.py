@@ -160,6 +160,105 @@ WRONG = [
 ]
 
 
+def _adagrad2(kind):
+    def step(w, g, s, lr=0.01, eps=1e-10):
+        if kind == "mean":
+            r, t = (np.zeros_like(w), 0) if s is None else s
+            r, t = r + g**2, t + 1
+            return w - lr * g / (np.sqrt(r / t) + eps), (r, t)
+        r = np.zeros_like(w) if s is None else s  # "after": the step uses the old r
+        return w - lr * g / (np.sqrt(r) + eps), r + g**2
+
+    return step
+
+
+def _rms2(kind):
+    def step(w, g, s, lr=0.01, alpha=0.99, eps=1e-8):
+        if kind == "no1ma":
+            r = g**2 if s is None else alpha * s + g**2
+            return w - lr * g / (np.sqrt(r) + eps), r
+        if kind == "after":
+            r = np.zeros_like(w) if s is None else s
+            return w - lr * g / (np.sqrt(r) + eps), alpha * r + (1 - alpha) * g**2
+        r, t = (np.zeros_like(w), 0) if s is None else s  # "bias": corrected like Adam
+        r, t = alpha * r + (1 - alpha) * g**2, t + 1
+        return w - lr * g / (np.sqrt(r / (1 - alpha**t)) + eps), (r, t)
+
+    return step
+
+
+def _adam2(kind):
+    def step(w, g, s, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        st = {"m": 0 * g, "v": 0 * g, "t": 0} if s is None else dict(s)
+        st["t"] = 1 if kind == "t_stuck" else st["t"] + 1
+        t = st["t"]
+        st["m"] = beta1 * st["m"] + (1 - beta1) * g
+        st["v"] = beta2 * st["v"] + (1 - beta2) * g * g
+        mh = st["m"] if kind == "no_m_corr" else st["m"] / (1 - beta1**t)
+        vh = st["v"] if kind == "no_v_corr" else st["v"] / (1 - beta2**t)
+        if kind == "g":
+            mh = g
+        if kind == "t_stuck":
+            st["t"] = 0
+        if kind == "nosqrt":
+            return w - lr * mh / (vh + eps), st
+        return w - lr * mh / (np.sqrt(vh) + eps), st
+
+    return step
+
+
+def _with_default(**defaults):
+    """Correct momentum arithmetic, but other default hyperparameters in the signature."""
+    hp = {"lr": 0.01, "momentum": 0.9, **defaults}
+
+    def step(w, dw, state, lr=hp["lr"], momentum=hp["momentum"]):
+        b = dw.copy() if state is None else momentum * state + dw
+        return w - lr * b, b
+
+    return step
+
+
+WRONG += [
+    # new in the red-team pass
+    ("adagrad_step", _adagrad2("mean"), "mean of g²"),
+    ("adagrad_step", _adagrad2("after"), "before adding the current g²"),
+    ("rmsprop_step", _rms2("no1ma"), "not weighted by (1 − alpha)"),
+    ("rmsprop_step", _rms2("after"), "before adding the current g²"),
+    ("rmsprop_step", _rms2("bias"), "bias-corrected like Adam"),
+    ("adam_step", _adam2("no_v_corr"), "only m is bias-corrected"),
+    ("adam_step", _adam2("no_m_corr"), "only v is bias-corrected"),
+    ("adam_step", _adam2("g"), "instead of the first moment"),
+    ("adam_step", _adam2("t_stuck"), "t is not carried over"),
+    ("adam_step", _adam2("nosqrt"), "square root is missing"),
+    ("momentum_step", _with_default(momentum=0.99), "default value of `momentum`"),
+    ("momentum_step", _with_default(lr=0.1), "default value of `lr`"),
+    ("sgd_step", lambda w, dw, state, lr=1e-3: (w - lr * dw, state), "default value of `lr`"),
+    ("sgd_step", lambda w, dw, state, lr: (w - lr * dw, state), "no default value"),
+    (
+        "adam_step",
+        lambda w, dw, state, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8: (w, state),
+        "no parameter `beta1`",
+    ),
+    ("step_decay", lambda lr0, e, drop=0.5, every=10: lr0 * drop ** round(e / every), "nearest"),
+    ("step_decay", lambda lr0, e, drop=0.5, every=10: lr0 * drop ** np.ceil(e / every), "up"),
+    (
+        "step_decay",
+        lambda lr0, e, drop=0.5, every=10: lr0 * drop ** (e // every + 1),
+        "already dropped at epoch 0",
+    ),
+    ("step_decay", lambda lr0, e, drop=0.1, every=10: lr0 * drop ** (e // every), "`drop`"),
+    ("exponential_decay", lambda lr0, t, k: lr0 * np.exp(-t / k), "divided by k"),
+    ("exponential_decay", lambda lr0, t, k: lr0 * k**t, "k^t"),
+    ("exponential_decay", lambda lr0, t, k: lr0 * np.exp(-k * int(t)), "fractional"),
+    ("inverse_time_decay", lambda lr0, t, tau: lr0 / max(t, tau), "tau is missing"),
+    (
+        "inverse_time_decay",
+        lambda lr0, t, tau: lr0 * tau / min(t, tau) if min(t, tau) else lr0,
+        "not min",
+    ),
+]
+
+
 @pytest.mark.parametrize(("function", "wrong", "phrase"), WRONG)
 def test_wrong_optimizers_and_schedules_fail(function, wrong, phrase):
     if phrase is None:  # no catalogue entry: must still fail
@@ -205,6 +304,57 @@ def _rms_list(w, g, s, lr=0.01, alpha=0.99, eps=1e-8):
     return w - lr * g / (np.sqrt(r0) + eps), [r0]
 
 
+def _slide_velocity(w, g, s, lr=0.01, momentum=0.9):
+    """The slides' form v = μv − ηg; θ ← θ + v (v = 0 at first): torch's trajectory."""
+    v = np.zeros_like(w) if s is None else s
+    v = momentum * v - lr * g
+    return w + v, v
+
+
+def _lr_in_buffer(w, g, s, lr=0.01, momentum=0.9):
+    """v = μv + ηg; θ ← θ − v: the same trajectory at a constant learning rate."""
+    v = lr * g if s is None else momentum * s + lr * g
+    return w - v, v
+
+
+def _in_place_buffer(w, g, s, lr=0.01, momentum=0.9):
+    """The state array updated in place (it belongs to the function)."""
+    if s is None:
+        return w - lr * g, g.copy()
+    s *= momentum
+    s += g
+    return w - lr * s, s
+
+
+def _nesterov_bengio_alt(w, g, s, lr=0.01, momentum=0.9):
+    """v' = μv − ηg; θ ← θ + μv' − ηg."""
+    v = np.zeros_like(w) if s is None else s
+    v = momentum * v - lr * g
+    return w + momentum * v - lr * g, v
+
+
+def _adam_torch_form(w, g, s, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """torch's arithmetic: step lr / (1 − β1^t), denominator sqrt(v) / sqrt(1 − β2^t) + eps."""
+    m, v, t = (np.zeros_like(w), np.zeros_like(w), 0) if s is None else s
+    t += 1
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    denom = np.sqrt(v) / np.sqrt(1 - beta2**t) + eps
+    return w - lr / (1 - beta1**t) * m / denom, (m, v, t)
+
+
+def _adam_dict_in_place(w, g, s, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    if s is None:
+        s = {"m": np.zeros_like(w), "v": np.zeros_like(w), "t": 0}
+    s["t"] += 1
+    s["m"] *= beta1
+    s["m"] += (1 - beta1) * g
+    s["v"] *= beta2
+    s["v"] += (1 - beta2) * g**2
+    mh, vh = s["m"] / (1 - beta1 ** s["t"]), s["v"] / (1 - beta2 ** s["t"])
+    return w - lr * mh / (np.sqrt(vh) + eps), s
+
+
 @pytest.mark.parametrize(
     ("function", "fn"),
     [
@@ -220,6 +370,15 @@ def _rms_list(w, g, s, lr=0.01, alpha=0.99, eps=1e-8):
         ),
         ("exponential_decay", lambda lr0, t, k: lr0 / np.exp(k * t)),
         ("inverse_time_decay", lambda lr0, t, tau: lr0 * min(1.0, tau / t) if t else lr0),
+        # new in the red-team pass: other correct forms
+        ("momentum_step", _slide_velocity),
+        ("momentum_step", _lr_in_buffer),
+        ("momentum_step", _in_place_buffer),
+        ("nesterov_step", _nesterov_bengio_alt),
+        ("adam_step", _adam_torch_form),
+        ("adam_step", _adam_dict_in_place),
+        ("step_decay", lambda lr0, epoch, drop=0.5, every=10: lr0 * drop ** int(epoch / every)),
+        ("exponential_decay", lambda lr0, t, k: lr0 * np.exp(-k) ** t),
     ],
 )
 def test_other_correct_formulations_pass(function, fn):

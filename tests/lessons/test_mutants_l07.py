@@ -61,6 +61,64 @@ def test_wrong_batchnorm_forward_fails(kw, phrase):
     assert_wrong("batchnorm_forward", L, _fw(**kw), phrase)
 
 
+def _fw2(kind):
+    def forward(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+        n = len(x)
+        if train:
+            mu, var = x.mean(0), x.var(0)
+            batch_var = {
+                "inverse_bessel": var * (n - 1) / n,
+                "running_std": np.sqrt(var * n / (n - 1)),
+            }.get(kind, var * n / (n - 1))
+            state["running_mean"] = (1 - momentum) * state["running_mean"] + momentum * mu
+            state["running_var"] = (1 - momentum) * state["running_var"] + momentum * batch_var
+            if kind == "train_running":
+                mu, var = state["running_mean"], state["running_var"]
+            if kind == "features":
+                mu, var = x.mean(1, keepdims=True), x.var(1, keepdims=True)
+        else:
+            mu, var = state["running_mean"], state["running_var"]
+            if kind == "eval_no_eps":
+                eps = 0.0
+        xh = (x - mu) / np.sqrt(var + eps)
+        if kind == "swap":
+            return beta * xh + gamma, None
+        if kind == "no_affine":
+            return xh, None
+        return gamma * xh + beta, None
+
+    return forward
+
+
+@pytest.mark.parametrize(
+    ("kind", "phrase"),
+    [
+        ("inverse_bessel", "var · (N − 1) / N"),
+        ("running_std", "standard deviation"),
+        ("train_running", "just updated"),
+        ("features", "layer norm"),
+        ("eval_no_eps", "eps is missing at evaluation"),
+        ("swap", "gamma and beta are swapped"),
+        ("no_affine", "x̂ alone"),
+    ],
+)
+def test_more_wrong_batchnorm_forward_fail(kind, phrase):
+    assert_wrong("batchnorm_forward", L, _fw2(kind), phrase, part="values")
+
+
+@pytest.mark.parametrize(
+    ("defaults", "phrase"),
+    [({"momentum": 0.9}, "default value of `momentum`"), ({"eps": 1e-3}, "default value of `eps`")],
+)
+def test_wrong_defaults_of_batchnorm_forward_fail(defaults, phrase):
+    hp = {"momentum": 0.1, "eps": 1e-5, **defaults}
+
+    def forward(x, gamma, beta, state, train, momentum=hp["momentum"], eps=hp["eps"]):
+        return _fw()(x, gamma, beta, state, train, momentum, eps)
+
+    assert_wrong("batchnorm_forward", L, forward, phrase)
+
+
 def test_correct_batchnorm_forward_variants_pass():
     def in_place(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
         # updates the arrays themselves; the normalisation through np.std
@@ -75,6 +133,22 @@ def test_correct_batchnorm_forward_variants_pass():
         return (x - mu) / sd * gamma + beta, None
 
     assert_correct("batchnorm_forward", L, in_place)
+
+    def new_arrays(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+        # new arrays stored under the caller's keys; the variance from a two-pass formula
+        if train:
+            mu = x.mean(0)
+            var = ((x - mu) ** 2).mean(0)
+            n = len(x)
+            state["running_mean"] = (1 - momentum) * state["running_mean"] + momentum * mu
+            state["running_var"] = (1 - momentum) * state["running_var"] + momentum * (
+                ((x - mu) ** 2).sum(0) / (n - 1)
+            )
+        else:
+            mu, var = state["running_mean"], state["running_var"]
+        return gamma * (x - mu) / np.sqrt(var + eps) + beta, {"unused": True}
+
+    assert_correct("batchnorm_forward", L, new_arrays)
     assert_correct("batchnorm_forward", L, solution_functions(L)["batchnorm_forward"])
 
 
@@ -115,18 +189,33 @@ def _bw(kind):
         n = len(x)
         if kind == "unbiased":
             var = x.var(0, ddof=1)
+        if kind == "no_eps":
+            eps = 0.0
         s = 1 / np.sqrt(var + eps)
         xh = (x - mu) * s
         dgamma, dbeta = (dout * xh).sum(0), dout.sum(0)
         dxh = dout if kind == "nogamma" else dout * gamma
+        t = dout if kind == "dout_sums" else dxh
         if kind == "const":
             dx = dxh * s
         elif kind == "meanonly":
             dx = s * (dxh - dxh.mean(0))
+        elif kind == "n_twice":
+            dx = s / n * (n * dxh - dxh.sum(0) - xh * (dxh * xh).sum(0) / n)
+        elif kind == "no_n":
+            dx = s / n * (dxh - dxh.sum(0) - xh * (dxh * xh).sum(0))
+        elif kind == "plus":
+            dx = s / n * (n * dxh - dxh.sum(0) + xh * (dxh * xh).sum(0))
+        elif kind == "no_s":
+            dx = (n * dxh - dxh.sum(0) - xh * (dxh * xh).sum(0)) / n
         else:
-            dx = s / n * (n * dxh - dxh.sum(0) - xh * (dxh * xh).sum(0))
+            dx = s / n * (n * dxh - t.sum(0) - xh * (t * xh).sum(0))
         if kind == "meanparams":
             dgamma, dbeta = dgamma / n, dbeta / n
+        if kind == "swap":
+            dgamma, dbeta = dbeta, dgamma
+        if kind == "dgamma_gamma":
+            dgamma = dgamma * gamma
         return dx, dgamma, dbeta
 
     return backward
@@ -141,6 +230,14 @@ def _bw(kind):
         ("nogamma", "gamma is missing"),
         ("meanparams", "averaged"),
         ("unbiased", "unbiased"),
+        ("no_eps", "eps is missing"),
+        ("dout_sums", "the sums in dx use dout"),
+        ("n_twice", "divided by N twice"),
+        ("no_n", "factor N in front"),
+        ("plus", "wrong sign"),
+        ("no_s", "1 / sqrt(var + eps) is missing"),
+        ("swap", "dgamma and dbeta are swapped"),
+        ("dgamma_gamma", "multiplied by gamma"),
     ],
 )
 def test_wrong_batchnorm_backward_fails(name, kind, phrase):
@@ -166,6 +263,33 @@ def test_correct_backward_variants_pass():
         return dx, np.sum(dout * xh, 0), np.sum(dout, 0)
 
     assert_correct("batchnorm_backward", L, staged, companions=(_cache_fw,))
+
+
+def _staged_wrong(dout, cache, half=0.5, denom_n=True):
+    """The staged graph with a wrong variance path."""
+    x, gamma, mu, var, eps = cache
+    n = len(x)
+    xc = x - mu
+    std = np.sqrt(var + eps)
+    dxh = dout * gamma
+    dvar = np.sum(dxh * xc, 0) * -half * std**-3
+    dmu = np.sum(-dxh / std, 0)
+    dx = dxh / std + dvar * 2 * xc / (n if denom_n else n - 1) + dmu / n
+    return dx, np.sum(dout * xc / std, 0), np.sum(dout, 0)
+
+
+@pytest.mark.parametrize(
+    ("kw", "phrase"),
+    [({"half": 1.0}, "factor −1/2 in dvar"), ({"denom_n": False}, "divides by N − 1")],
+)
+def test_wrong_staged_backward_fails(kw, phrase):
+    assert_wrong(
+        "batchnorm_backward",
+        L,
+        lambda d, c: _staged_wrong(d, c, **kw),
+        phrase,
+        companions=(_cache_fw,),
+    )
 
 
 def test_backward_graded_alone_when_forward_is_a_stub():
