@@ -46,7 +46,7 @@ SIGMOID_MISTAKES = [
         "clipped",
         lambda a: 1 / (1 + np.exp(-np.clip(a, -10, 10))),
         "clipping a to a small range such as [-10, 10] changes the result for large |a|; "
-        "clip only far out (e.g. ±500) or use a formula that cannot overflow.",
+        "use a formula that cannot overflow instead (exp(−|a|) in two branches).",
     ),
 ]
 
@@ -65,6 +65,20 @@ SIGMOID_GRAD_MISTAKES = [
     Mistake(
         "sign", lambda a: -_sig(a) * (1 - _sig(a)), "a sign error: σ'(a) = +σ(a)(1 − σ(a)) > 0."
     ),
+    Mistake(
+        "exp(-a) / (1 + exp(-a))²",
+        lambda a: np.exp(-a) / (1 + np.exp(-a)) ** 2,
+        "exp(−a) / (1 + exp(−a))² overflows for large negative a (inf / inf = NaN). The "
+        "derivative is symmetric, σ'(a) = σ'(−a), so use e = exp(−|a|) and e / (1 + e)², or "
+        "compute s = sigmoid(a) with your stable sigmoid and return s * (1 − s).",
+    ),
+    Mistake(
+        "exp(a) / (1 + exp(a))²",
+        lambda a: np.exp(a) / (1 + np.exp(a)) ** 2,
+        "exp(a) / (1 + exp(a))² overflows for large positive a (inf / inf = NaN). The "
+        "derivative is symmetric, σ'(a) = σ'(−a), so use e = exp(−|a|) and e / (1 + e)², or "
+        "compute s = sigmoid(a) with your stable sigmoid and return s * (1 − s).",
+    ),
 ]
 
 TANH_MISTAKES = [
@@ -80,6 +94,12 @@ TANH_MISTAKES = [
         "(1 − e^−2a) / (1 + e^−2a) overflows for large negative a (inf / inf = NaN); use the "
         "sign symmetry tanh(−a) = −tanh(a) or np.tanh.",
     ),
+    Mistake(
+        "sinh / cosh",
+        lambda a: np.sinh(a) / np.cosh(a),
+        "np.sinh(a) / np.cosh(a) overflows for |a| > 710 (inf / inf = NaN); use np.tanh, or "
+        "rewrite with exp(−2|a|), which never overflows.",
+    ),
     Mistake("2σ(a)−1", lambda a: 2 * _sig(a) - 1, "2σ(a) − 1 is tanh(a/2); tanh(a) = 2σ(2a) − 1."),
     Mistake("sigmoid", _sig, "you computed the sigmoid, not tanh."),
 ]
@@ -93,6 +113,13 @@ TANH_GRAD_MISTAKES = [
         "that is the sigmoid's formula s(1 − s); tanh' = 1 − tanh(a)².",
     ),
     Mistake("sign", lambda a: np.tanh(a) ** 2 - 1, "a sign error: tanh'(a) = 1 − tanh(a)² ≥ 0."),
+    Mistake(
+        "half",
+        lambda a: 0.5 * (1 - np.tanh(a) ** 2),
+        "your values are half of tanh'(a) = 1 − tanh(a)². If you started from "
+        "tanh(a) = 2σ(2a) − 1, the chain rule gives 2 · σ'(2a) · 2 = 4σ'(2a): the inner 2a "
+        "contributes a factor 2.",
+    ),
 ]
 
 RELU_MISTAKES = [
@@ -155,6 +182,11 @@ LEAKY_MISTAKES = [
         lambda a, k=0.01: k * a,
         "you scaled every value by k; only a ≤ 0 is scaled.",
     ),
+    Mistake(
+        "-k*a",
+        lambda a, k=0.01: np.where(a > 0, a, -k * a),
+        "negative inputs give positive outputs: for a ≤ 0 leaky ReLU is k·a (negative), not −k·a.",
+    ),
 ]
 
 LEAKY_GRAD_MISTAKES = [
@@ -180,6 +212,16 @@ LEAKY_GRAD_MISTAKES = [
         "the slopes are swapped: 1 for a > 0, k otherwise.",
     ),
     Mistake("function itself", _leaky, "you returned leaky_relu(a, k), not its derivative."),
+    Mistake(
+        "k*a for negatives",
+        lambda a, k=0.01: np.where(a > 0, 1.0, k * a),
+        "for a ≤ 0 you returned k·a, the value of leaky ReLU there; its slope is the constant k.",
+    ),
+    Mistake(
+        "-k",
+        lambda a, k=0.01: np.where(a > 0, 1.0, -k),
+        "for a ≤ 0 the slope is +k (leaky ReLU is k·a there), not −k.",
+    ),
 ]
 
 
@@ -208,7 +250,77 @@ def _k_cases(rng: np.random.Generator, hidden: bool = False) -> list[Case]:
     return base
 
 
-def _act_spec(name, concept, mistakes, *, int_ok=True, hint="") -> FunctionSpec:
+def _default_k(ctx, fn) -> None:
+    """Fail with a precise message when the default of ``k`` is not 0.01."""
+    a = np.array([-3.0, -1.0, -0.25, 0.0, 0.5, 2.0])
+    default = ctx.call(fn, (a,), label="called without k")
+    explicit = ctx.call(fn, (a,), {"k": 0.01}, label="k = 0.01")
+    same_shape = (
+        isinstance(default, np.ndarray)
+        and isinstance(explicit, np.ndarray)
+        and default.shape == explicit.shape
+    )
+    with np.errstate(all="ignore"):
+        differs = same_shape and not np.allclose(default, explicit, rtol=1e-6, atol=1e-9)
+    if differs:
+        ctx.fail(
+            f"Called without k, your {ctx.spec.name} gives other values than with k = 0.01: "
+            f"the default must be k=0.01, as in the signature {ctx.spec.name}(a, k=0.01)."
+        )
+
+
+def _with_default_k(run=None):
+    def runner(ctx, fn):
+        _default_k(ctx, fn)
+        if run is None:
+            ctx.run_cases(fn)
+        else:
+            run(ctx, fn)
+
+    return runner
+
+
+_OVERFLOW_INPUTS = np.array([-1000.0, -710.0, -100.0, 0.0, 100.0, 710.0, 1000.0])
+
+
+_OVERFLOW_FIX = {
+    "sigmoid": "e = np.exp(-np.abs(a)), then 1 / (1 + e) where a >= 0 and e / (1 + e) where a < 0",
+    "tanh": "e = np.exp(-2 * np.abs(a)), then np.sign(a) * (1 - e) / (1 + e), or simply np.tanh(a)",
+}
+
+
+def _overflow_free_hidden(ctx, fn) -> None:
+    """The hidden cases, then: the answer cell asks for a sigmoid (and tanh) that never
+    overflows, not only one whose result rounds right after an overflow (1 / (1 + exp(1000))
+    = 1 / inf = 0). The visible edge part shows the overflow as a hint; this part enforces it.
+    (It lives here, not in "edge", because the framework's own tests use a naive sigmoid's
+    edge part as the example of an overflow that is only hinted at.)"""
+    ctx.run_cases(fn)
+    name = ctx.spec.name
+
+    def overflows(a):
+        with np.errstate(over="raise"):
+            try:
+                fn(a)
+            except FloatingPointError:
+                return True
+        return False
+
+    for dtype in (np.float64, np.float32):
+        label = np.dtype(dtype).name
+        if ctx.call(overflows, (_OVERFLOW_INPUTS.astype(dtype),), label="overflow check"):
+            ctx.fail(
+                f"Your {name} returns the right values, but for large |a| ({label} input) it "
+                "computes exp of a large number on the way, which overflows to inf (NumPy "
+                "warns about it; the edge check showed it as a hint), and "
+                f"{name} must not overflow. Note that np.where evaluates *both* branches for "
+                "every entry, and that clipping a at ±500 still overflows in float32 "
+                f"(exp(89) = inf there). Only exponentiate non-positive numbers: "
+                f"{_OVERFLOW_FIX[name]}."
+            )
+
+
+def _act_spec(name, concept, mistakes, *, int_ok=True, hint="", forbid=()) -> FunctionSpec:
     edge = [common.elementwise_edge] + ([common.integer_cases] if int_ok else [])
     return FunctionSpec(
         name=name,
@@ -220,7 +332,7 @@ def _act_spec(name, concept, mistakes, *, int_ok=True, hint="") -> FunctionSpec:
             "hidden": _cases(common.elementwise_hidden),
         },
         mistakes=mistakes,
-        forbid=(concept, f"{concept}_grad"),
+        forbid=(concept, f"{concept}_grad", *forbid),
         hint=hint,
     )
 
@@ -233,17 +345,23 @@ def _grad_runner(act_name: str, **kwargs):
     return run
 
 
+_RELU_ALIASES = ("relu_forward", "relu_backward")
+
 SPECS = [
     _act_spec("sigmoid", "sigmoid", SIGMOID_MISTAKES),
     _act_spec("sigmoid_grad", "sigmoid", SIGMOID_GRAD_MISTAKES),
     _act_spec("tanh", "tanh", TANH_MISTAKES),
     _act_spec("tanh_grad", "tanh", TANH_GRAD_MISTAKES),
-    _act_spec("relu", "relu", RELU_MISTAKES, int_ok=False),
-    _act_spec("relu_grad", "relu", RELU_GRAD_MISTAKES, int_ok=False),
+    # relu_forward / relu_backward (lesson 03) compute relu and relu_grad too.
+    _act_spec("relu", "relu", RELU_MISTAKES, int_ok=False, forbid=_RELU_ALIASES),
+    _act_spec("relu_grad", "relu", RELU_GRAD_MISTAKES, int_ok=False, forbid=_RELU_ALIASES),
 ]
 for _spec in SPECS:
     if _spec.name.endswith("_grad"):
         _spec.runners["values"] = _grad_runner(_spec.name[: -len("_grad")])
+for _spec in SPECS:
+    if _spec.name in _OVERFLOW_FIX:  # "must not overflow" (the answer cells' docstrings)
+        _spec.runners["hidden"] = _overflow_free_hidden
 
 SPECS += [
     FunctionSpec(
@@ -251,6 +369,7 @@ SPECS += [
         concept="leaky_relu",
         arg_names=("a",),
         cases={"values": _k_cases, "hidden": lambda rng: _k_cases(rng, hidden=True)},
+        runners={"values": _with_default_k(), "hidden": _with_default_k()},
         mistakes=LEAKY_MISTAKES,
         forbid=("leaky_relu", "leaky_relu_grad"),
     ),
@@ -259,7 +378,10 @@ SPECS += [
         concept="leaky_relu",
         arg_names=("a",),
         cases={"values": _k_cases, "hidden": lambda rng: _k_cases(rng, hidden=True)},
-        runners={"values": _grad_runner("leaky_relu", k=0.2)},
+        runners={
+            "values": _with_default_k(_grad_runner("leaky_relu", k=0.2)),
+            "hidden": _with_default_k(),
+        },
         mistakes=LEAKY_GRAD_MISTAKES,
         forbid=("leaky_relu", "leaky_relu_grad"),
     ),
@@ -295,6 +417,12 @@ NEURON_MISTAKES = [
     Mistake(
         "minus b", lambda X, w, b, g: g(X @ w - b), "a sign error: the bias is added, g(X @ w + b)."
     ),
+    Mistake(
+        "summed over axis 0",
+        lambda X, w, b, g: g(np.sum(X * w, axis=0) + b),
+        "np.sum(X * w, axis=0) adds up the samples (down the columns); each sample is a row, "
+        "so sum over its features: np.sum(X * w, axis=1), or simply X @ w.",
+    ),
 ]
 
 LAYER_MISTAKES = [
@@ -318,6 +446,12 @@ LAYER_MISTAKES = [
         lambda X, W, b, g: g(X @ W.T + b[:, None]),
         "the bias is broadcast along the wrong axis: b has one entry per neuron (column), "
         "so add it as X @ W.T + b, not b[:, None].",
+    ),
+    Mistake(
+        "output transposed",
+        lambda X, W, b, g: g(X @ W.T + b).T,
+        "the output is transposed, one row per neuron: it must be (N, M), one row per sample "
+        "(X @ W.T + b, or np.stack(..., axis=1) if you build it neuron by neuron).",
     ),
 ]
 
@@ -472,6 +606,21 @@ def _xor_values(ctx, fn):
             "With W transposed it would be right: row i of W holds the weights of hidden unit i "
             "(W @ x), so W[i, j] connects input j to hidden unit i."
         )
+    elif np.all(np.isfinite(out)) and np.ptp(out - target) < 1e-6:
+        lines.append(
+            f"Every output is off by the same amount, {out[0]:.3g}: the hidden layer and w are "
+            "right, only c is not (subtract that amount from c)."
+        )
+    elif (
+        np.all(np.isfinite(out))
+        and abs(out[1] - out[2]) < 1e-6
+        and np.all(np.abs(out[[0, 3]]) < 1e-6)
+        and abs(out[1]) > 1e-6
+    ):
+        lines.append(
+            f"The pattern is right but the 1s come out as {out[1]:.3g}: scale w (and c) by "
+            f"1 / {out[1]:.3g}."
+        )
     else:
         table = tuple(int(v) for v in np.round(out)) if np.all(np.isfinite(out)) else None
         if table in _TABLES and _TABLES[table] and np.all(np.abs(out - np.round(out)) < 1e-6):
@@ -494,6 +643,8 @@ SPECS += [
         arg_names=("X", "w", "b", "g"),
         cases={"values": _neuron_cases, "hidden": lambda rng: _neuron_cases(rng, hidden=True)},
         mistakes=NEURON_MISTAKES,
+        # a neuron is a layer with one row of W: those references compute it too
+        forbid=("neuron_forward", "layer_forward", "linear_forward"),
         hint="the neuron computes g(X @ w + b): one pre-activation per row of X.",
     ),
     FunctionSpec(
@@ -503,6 +654,7 @@ SPECS += [
         cases={"values": _layer_cases, "hidden": lambda rng: _layer_cases(rng, hidden=True)},
         runners={"shape": _layer_shape},
         mistakes=LAYER_MISTAKES,
+        forbid=("layer_forward", "neuron_forward", "linear_forward"),
         hint="the layer computes g(X @ W.T + b) with W of shape (M, D).",
     ),
     FunctionSpec(

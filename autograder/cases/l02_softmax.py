@@ -36,7 +36,61 @@ def _labels(rng, n, k):
 
 # -------------------------------------------------------------------------------- softmax
 
+
+def _shift_then_normalise(z, shift):
+    e = np.exp(z - shift)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _slices_as_a_whole(z):
+    if np.ndim(z) < 3:
+        raise ValueError("only differs from softmax for N-D input")
+    axes = tuple(range(1, z.ndim))
+    e = np.exp(z - z.max(axis=axes, keepdims=True))
+    return e / e.sum(axis=axes, keepdims=True)
+
+
+def _axis1(z):
+    if np.ndim(z) < 3:
+        raise ValueError("axis 1 is the last axis of a 2-D array")
+    return _softmax(z, axis=1)
+
+
 SOFTMAX_MISTAKES = [
+    Mistake(
+        "subtracted the min",
+        lambda z: _shift_then_normalise(z, z.min(axis=-1, keepdims=True)),
+        "you subtracted each row's minimum before np.exp: then the largest exponent is "
+        "max − min, which overflows when a row spans more than about 709 (inf / inf = NaN). "
+        "Subtract the row maximum instead, z - z.max(axis=-1, keepdims=True): every exponent "
+        "is then ≤ 0.",
+    ),
+    Mistake(
+        "subtracted the mean",
+        lambda z: _shift_then_normalise(z, z.mean(axis=-1, keepdims=True)),
+        "you subtracted each row's mean before np.exp: entries far above the mean still "
+        "overflow (inf / inf = NaN). Subtract the row maximum, z - z.max(axis=-1, "
+        "keepdims=True), so that every exponent is ≤ 0.",
+    ),
+    Mistake(
+        "max along axis 0",
+        lambda z: _shift_then_normalise(z, z.max(axis=0, keepdims=True)),
+        "you subtracted the maximum of each column (axis=0). Softmax is unchanged only when "
+        "the same constant is subtracted from a whole row: use z.max(axis=-1, keepdims=True).",
+    ),
+    Mistake(
+        "axis 1 for N-D input",
+        _axis1,
+        "for 3-D input you normalised along axis 1; softmax works on the *last* axis whatever "
+        "the number of dimensions: use axis=-1 (with keepdims=True).",
+    ),
+    Mistake(
+        "each z[i] as a whole",
+        _slices_as_a_whole,
+        "for N-D input each z[i] was normalised as a whole (e.g. a loop over the first axis "
+        "with a 1-D formula); every slice along the last axis is its own distribution: use "
+        "axis=-1 with keepdims=True instead of a loop.",
+    ),
     Mistake(
         "no max",
         lambda z: np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True),
@@ -106,6 +160,10 @@ def _softmax_edge(rng):
         Case("float32 logits", (z.astype(np.float32),)),
         Case("integer logits", (rng.integers(-3, 4, size=(2, 3)),)),
         Case("non-contiguous view", (rng.normal(size=(4, 6))[:, ::2],)),
+        Case(
+            "rows spanning ±1000",
+            (np.array([[-1000.0, 0.0, 1000.0], [0.0, 10.0, 2000.0], [-5.0, -900.0, -1800.0]]),),
+        ),
     ]
 
 
@@ -143,6 +201,18 @@ JACOBIAN_MISTAKES = [
         lambda z: np.diag(_softmax(z)) - _softmax(z) ** 2,
         "s sᵀ is an outer product (np.outer(s, s)), not the elementwise square s * s.",
     ),
+    Mistake(
+        "s @ s.T",
+        lambda z: np.diag(_softmax(z)) - _softmax(z) @ _softmax(z).T,
+        "for a 1-D array s, s.T is s itself and s @ s.T is the dot product (a single number); "
+        "the outer product s sᵀ is np.outer(s, s) (or s[:, None] * s[None, :]).",
+    ),
+    Mistake(
+        "softmax without the max",
+        lambda z: (lambda s: np.diag(s) - np.outer(s, s))(np.exp(z) / np.exp(z).sum()),
+        "the softmax inside your Jacobian does not subtract the maximum: exp(1000) overflows "
+        "and gives NaN. Compute s with your stable softmax.",
+    ),
 ]
 
 
@@ -150,7 +220,7 @@ def _jac_values(rng):
     return [
         Case("small example", (np.array([1.0, 2.0, 0.5]),), show=True),
         Case("random K = 6", (rng.normal(0, 2, size=6),)),
-        Case("large logits", (500 + rng.normal(0, 3, size=4),)),
+        Case("large logits (around 1000)", (1000 + rng.normal(0, 3, size=4),)),
     ]
 
 
@@ -187,6 +257,30 @@ def _pick(probs, y):
     return probs[np.arange(len(y)), y]
 
 
+# Common "safe log" epsilons: adding one, or clipping at it, caps the loss of an unlikely class.
+_EPSILONS = (1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15, float(np.finfo(float).eps), 1e-16, 1e-20)
+
+
+def _eps_mistakes(loss_with_log, message):
+    """``loss_with_log(log)`` for log = log(p + ε), log(clip(p, ε, 1)), log(clip(p, ε, 1 − ε))."""
+    out = []
+    for eps in _EPSILONS:
+        logs = {
+            f"log(p + {eps:g})": lambda p, e=eps: np.log(p + e),
+            f"clip at {eps:g}": lambda p, e=eps: np.log(np.clip(p, e, 1.0)),
+            f"clip at {eps:g} and 1 - {eps:g}": lambda p, e=eps: np.log(np.clip(p, e, 1.0 - e)),
+        }
+        out += [Mistake(name, loss_with_log(log), message) for name, log in logs.items()]
+    return out
+
+
+_CE_EPS_MESSAGE = (
+    "you added a small ε inside the log or clipped the probabilities at ε: that caps the cost "
+    "of a sample at −log ε, but a correct class of probability 1e-30 costs −log(1e-30) ≈ 69. "
+    "cross_entropy returns the exact mean negative log-likelihood: leave the probabilities as "
+    "they are (to avoid log(0), floor them at np.finfo(probs.dtype).tiny at most)."
+)
+
 CE_MISTAKES = [
     Mistake(
         "sum",
@@ -215,6 +309,30 @@ CE_MISTAKES = [
         lambda p, y: -np.mean(np.log(1 - _pick(p, y))),
         "you used log(1 − p); the negative log-likelihood is −log p of the correct class.",
     ),
+    Mistake(
+        "mean over N·K entries",
+        lambda p, y: -np.mean(_onehot(y, p.shape[1]) * np.log(p)),
+        "np.mean over the (N, K) array onehot * log(probs) divides by N·K, so the loss is K "
+        "times too small: sum over the classes, then average over the samples, "
+        "-(onehot * np.log(probs)).sum(axis=1).mean().",
+    ),
+    Mistake(
+        "log10",
+        lambda p, y: -np.mean(np.log10(_pick(p, y))),
+        "you used np.log10; the negative log-likelihood uses the natural logarithm np.log.",
+    ),
+    Mistake(
+        "log2",
+        lambda p, y: -np.mean(np.log2(_pick(p, y))),
+        "you used np.log2; the negative log-likelihood uses the natural logarithm np.log.",
+    ),
+    Mistake(
+        "rows picked by y",
+        lambda p, y: -np.mean(np.log(p[y])),
+        "probs[y] picks whole rows (one per label); use probs[np.arange(N), y] to pick one "
+        "entry per row, the probability of that sample's correct class.",
+    ),
+    *_eps_mistakes(lambda log: lambda p, y: -np.mean(log(_pick(p, y))), _CE_EPS_MESSAGE),
 ]
 
 
@@ -233,6 +351,10 @@ def _ce_values(rng):
         Case("N = K = 5", (_probs(rng, 5, 5), _labels(rng, 5, 5))),
         Case("one sample", (_probs(rng, 1, 3), np.array([2]))),
         Case("float32 probabilities", (_probs(rng, 4, 3, np.float32), _labels(rng, 4, 3))),
+        Case(
+            "a very unlikely correct class (p = 1e-30)",
+            (np.array([[1.0 - 2e-30, 1e-30, 1e-30], [0.5, 0.25, 0.25]]), np.array([1, 0])),
+        ),
     ]
 
 
@@ -245,6 +367,12 @@ def _ce_hidden(rng):
 
 
 # -------------------------------------------------------------------------------- fused loss
+
+
+def _log_softmax(z):
+    z = np.asarray(z, dtype=float)
+    m = z.max(axis=-1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
 
 
 def _sce_ok(z, y):
@@ -265,9 +393,10 @@ SCE_MISTAKES = [
     Mistake(
         "log of softmax",
         lambda z, y: (-np.mean(np.log(_pick(_softmax(z), y))), _sce_ok(z, y)[1]),
-        "the loss is log(softmax(z)) computed in two steps: for large logits the probability "
-        "rounds to 0 and log(0) = −inf. Compute the log-probabilities directly with "
-        "log-sum-exp: log p = (z − m) − log(sum(exp(z − m))), with m the row maximum.",
+        "the loss is inf for large logits. Either log(softmax(z)) is computed in two steps (a "
+        "probability rounds to 0 and log(0) = −inf), or log(sum(exp(z))) is computed without "
+        "subtracting the row maximum first (exp overflows to inf). Compute the log-probabilities "
+        "with log-sum-exp: log p = (z − m) − log(sum(exp(z − m))), with m the row maximum.",
     ),
     Mistake(
         "grad not divided by N",
@@ -289,6 +418,31 @@ SCE_MISTAKES = [
         "forgot onehot",
         lambda z, y: (_sce_ok(z, y)[0], _softmax(z) / len(y)),
         "dlogits is softmax(z) / N: subtract 1 at the correct class of each row.",
+    ),
+    Mistake(
+        "loss and gradient of the sum",
+        lambda z, y: (_sce_ok(z, y)[0] * len(y), _sce_ok(z, y)[1] * len(y)),
+        "the loss is summed over the batch and dlogits is the gradient of that sum; the "
+        "course's loss is the mean: divide the loss and dlogits by N.",
+    ),
+    Mistake(
+        "mean over N·K entries",
+        lambda z, y: (-np.mean(_onehot(y, z.shape[1]) * _log_softmax(z)), _sce_ok(z, y)[1]),
+        "np.mean over the (N, K) array onehot * log_probs divides by N·K, so the loss is K "
+        "times too small: sum over the classes, then average over the samples.",
+    ),
+    Mistake(
+        "grad divided by N·K",
+        lambda z, y: (_sce_ok(z, y)[0], _sce_ok(z, y)[1] * len(y) / z.size),
+        "dlogits is divided by N·K (z.size); the loss is a mean over the N samples, so divide "
+        "by N = z.shape[0].",
+    ),
+    *_eps_mistakes(
+        lambda log: lambda z, y: (-np.mean(log(_pick(_softmax(z), y))), _sce_ok(z, y)[1]),
+        "you took log(softmax(z) + ε) (or clipped the probabilities at ε): for large logits "
+        "the true loss is far above −log ε, so yours comes out too small. Compute the "
+        "log-probabilities directly with log-sum-exp: log p = (z − m) − log(sum(exp(z − m))), "
+        "with m the row maximum.",
     ),
     Mistake(
         "softmax over axis 0",
@@ -371,6 +525,12 @@ def _bce_ok(x, y):
     return loss, (_sigmoid(x) - y) / x.size
 
 
+_BCE_SOFTPLUS_MESSAGE = (
+    "the formula is exact, but log(1 + exp(−x)) overflows for large negative x (and "
+    "log(1 + exp(x)) for large positive x): exp of a large number is inf, so the loss is inf. "
+    "Only exponentiate −|x|: max(x, 0) − x·y + log1p(exp(−|x|)) (or np.logaddexp(0, x) − x·y)."
+)
+
 BCE_MISTAKES = [
     Mistake(
         "log of sigmoid",
@@ -380,6 +540,33 @@ BCE_MISTAKES = [
         ),
         "computing log(sigmoid(x)) and log(1 − sigmoid(x)) directly gives log(0) = −inf for "
         "large |x|. Use the stable form max(x, 0) − x·y + log(1 + exp(−|x|)).",
+    ),
+    Mistake(
+        "log1p(exp(-x))",
+        lambda x, y: (np.mean(x - x * y + np.log1p(np.exp(-x))), _bce_ok(x, y)[1]),
+        _BCE_SOFTPLUS_MESSAGE,
+    ),
+    Mistake(
+        "log1p(exp(x))",
+        lambda x, y: (np.mean(np.log1p(np.exp(x)) - x * y), _bce_ok(x, y)[1]),
+        _BCE_SOFTPLUS_MESSAGE,
+    ),
+    *_eps_mistakes(
+        lambda log: (
+            lambda x, y: (
+                -np.mean(y * log(_sigmoid(x)) + (1 - y) * log(1 - _sigmoid(x))),
+                _bce_ok(x, y)[1],
+            )
+        ),
+        "you added a small ε inside the logs (or clipped sigmoid(x) at ε): that caps the loss "
+        "of a confidently wrong logit at −log ε, but for x = 1000 with y = 0 the loss is 1000. "
+        "Use the stable form max(x, 0) − x·y + log1p(exp(−|x|)), which needs no ε.",
+    ),
+    Mistake(
+        "loss and gradient of the sum",
+        lambda x, y: (_bce_ok(x, y)[0] * x.size, _bce_ok(x, y)[1] * x.size),
+        "the loss is summed over the batch and dlogits is the gradient of that sum; the "
+        "course's loss is the mean: divide the loss and dlogits by N.",
     ),
     Mistake(
         "grad not divided by N",
@@ -492,6 +679,38 @@ MM_MISTAKES = [
         lambda s, sc, margin=1.0: (_mm_ok(s, sc, margin)[0] * s.size, *_mm_ok(s, sc, margin)[1:]),
         "the loss is summed over the batch; it should be the mean.",
     ),
+    Mistake(
+        "loss and gradients of the sum",
+        lambda s, sc, margin=1.0: tuple(v * s.size for v in _mm_ok(s, sc, margin)),
+        "the loss is summed over the batch and ds, ds_c are the gradients of that sum; the "
+        "loss is the mean: divide the loss and both gradients by N.",
+    ),
+    Mistake(
+        "ds sign",
+        lambda s, sc, margin=1.0: (
+            _mm_ok(s, sc, margin)[0],
+            _mm_ok(s, sc, margin)[2],
+            _mm_ok(s, sc, margin)[2],
+        ),
+        "ds has the wrong sign: raising the correct score s lowers margin + s_c − s, so "
+        "ds = −1/N where the hinge is active (and ds_c = +1/N).",
+    ),
+    Mistake(
+        "mask ignores the margin",
+        lambda s, sc, margin=1.0: (_mm_ok(s, sc, margin)[0], *_mm_ok(s, sc, 0.0)[1:]),
+        "the gradients are non-zero only where s_c > s; the hinge is active wherever "
+        "margin + s_c − s > 0, so include the margin in the mask.",
+    ),
+    Mistake(
+        "gradient scaled by the hinge",
+        lambda s, sc, margin=1.0: (
+            _mm_ok(s, sc, margin)[0],
+            -np.maximum(margin + sc - s, 0) / s.size,
+            np.maximum(margin + sc - s, 0) / s.size,
+        ),
+        "the gradients are scaled by the hinge value max(0, margin + s_c − s); the hinge has "
+        "slope 1 where it is active, so ds = −1/N and ds_c = +1/N there (0 elsewhere).",
+    ),
 ]
 
 
@@ -577,6 +796,8 @@ SPECS = [
         arg_names=("probs", "y"),
         cases={"values": _ce_values, "hidden": _ce_hidden},
         mistakes=CE_MISTAKES,
+        # cross_entropy(p, y) = softmax_cross_entropy(log p, y)[0]: that reference computes it too
+        forbid=("cross_entropy", "softmax_cross_entropy"),
         rtol=1e-7,
     ),
     FunctionSpec(
@@ -587,6 +808,7 @@ SPECS = [
         cases={"values": _sce_values, "edge": _sce_edge, "hidden": _sce_hidden},
         runners={"gradient": _gradient_runner("softmax_cross_entropy", _sce_grad_case)},
         mistakes=SCE_MISTAKES,
+        forbid=("softmax_cross_entropy", "cross_entropy"),
     ),
     FunctionSpec(
         name="binary_cross_entropy_with_logits",

@@ -9,6 +9,7 @@ from ..framework import (
     Case,
     FunctionSpec,
     Part,
+    _PartFailed,
     allow_references,
     call_reference,
     reference,
@@ -176,6 +177,17 @@ LINEAR_BACKWARD_MISTAKES = [
         "dW and db are divided by N: dout already is the gradient of the mean loss, so do not "
         "average again.",
     ),
+    Mistake(
+        "db summed over axis 1",
+        lambda x, W, b, d: (d @ W, d.T @ x, d.sum(1)),
+        "db is summed over axis 1 (the outputs of each sample); the bias has one entry per "
+        "output, used by every sample, so sum over the samples: db = dout.sum(axis=0).",
+    ),
+    Mistake(
+        "dx transposed",
+        lambda x, W, b, d: ((d @ W).T, d.T @ x, d.sum(0)),
+        "dx is transposed: it must have x's shape (N, D), dx = dout @ W.",
+    ),
 ]
 
 
@@ -270,6 +282,17 @@ RELU_BACKWARD_MISTAKES = [
         "times relu", lambda x, d: d * np.maximum(x, 0), "dx = dout * (x > 0), not dout * relu(x)."
     ),
     Mistake("no mask", lambda x, d: d, "the mask is missing: the gradient is 0 where x <= 0."),
+    Mistake(
+        "mask from dout",
+        lambda x, d: d * (d > 0),
+        "the mask comes from dout (dout > 0); it must come from the forward input: "
+        "dx = dout * (x > 0), with x from the cache.",
+    ),
+    Mistake(
+        "inverted mask",
+        lambda x, d: d * (x < 0),
+        "the mask is inverted: the gradient passes where x > 0 and is 0 where x <= 0.",
+    ),
 ]
 
 
@@ -316,6 +339,31 @@ def _quad_grad(x):
     return g
 
 
+def _cube(x):
+    return float(np.sum(x**3))
+
+
+def _ng_backward(f, x, h=1e-5):
+    g = np.zeros_like(x, dtype=float)
+    fx = f(x)
+    for idx in np.ndindex(*x.shape):
+        xm = x.copy()
+        xm[idx] -= h
+        g[idx] = (fx - f(xm)) / h
+    return g
+
+
+def _ng_rows(f, x, h=1e-5):
+    """Perturbs x[i] (a whole row for 2-D x) at once: a 1-D loop applied to N-D input."""
+    g = np.zeros_like(x, dtype=float)
+    for i in range(x.shape[0]):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        g[i] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
 def _ng_forward(f, x, h=1e-5):
     g = np.zeros_like(x, dtype=float)
     fx = f(x)
@@ -340,7 +388,7 @@ NUMGRAD_MISTAKES = [
     Mistake(
         "forward difference",
         _ng_forward,
-        "this looks like a one-sided difference (f(x + h) − f(x)) / h; its error is about h, "
+        "a one-sided difference (f(x + h) − f(x)) / h; its error is about h, "
         "a thousand times larger than the centred (f(x + h) − f(x − h)) / 2h.",
     ),
     Mistake(
@@ -359,6 +407,36 @@ NUMGRAD_MISTAKES = [
         "every entry equals the derivative along the first coordinate: perturb one entry at a "
         "time (np.nditer or np.ndindex over all entries).",
     ),
+    Mistake(
+        "ignored h",
+        lambda f, x, h=1e-5: _ng_centred(f, x, 1e-5),
+        "you ignored the argument h and always used 1e-5: use the step you are given. (For "
+        "f(x) = Σ x³ the centred difference with step h is exactly 3x² + h².)",
+    ),
+    Mistake(
+        "half step",
+        lambda f, x, h=1e-5: _ng_centred(f, x, h / 2),
+        "you evaluated f at x ± h/2 (and divided by h): the course's formula uses x ± h, "
+        "(f(x + h) − f(x − h)) / 2h.",
+    ),
+    Mistake(
+        "backward difference",
+        _ng_backward,
+        "a one-sided difference (f(x) − f(x − h)) / h; its error is about h, "
+        "far larger than the centred (f(x + h) − f(x − h)) / 2h.",
+    ),
+    Mistake(
+        "rows perturbed at once",
+        _ng_rows,
+        "for a 2-D x you perturbed a whole row x[i] at once (a loop over range(len(x))); "
+        "perturb one entry at a time: for idx in np.ndindex(x.shape): ... x[idx] ...",
+    ),
+    Mistake(
+        "all entries at once",
+        lambda f, x, h=1e-5: np.full(x.shape, (f(x + h) - f(x - h)) / (2 * h)),
+        "you perturbed every entry at once (f(x + h) with a scalar h), which measures the "
+        "derivative along the all-ones direction; perturb one entry at a time.",
+    ),
 ]
 
 
@@ -367,6 +445,10 @@ def _ng_cases(rng, hidden=False):
         return [
             (Case("hidden matrix", (_poly, rng.normal(size=(3, 3)))), _poly_grad),
             (Case("hidden 3-D", (_quad, rng.normal(size=(2, 2, 2)))), _quad_grad),
+            (
+                Case("hidden explicit h", (_cube, rng.normal(size=(2, 3))), {"h": 0.25}),
+                lambda x: 3 * x**2 + 0.25**2,
+            ),
         ]
     return [
         (
@@ -379,10 +461,48 @@ def _ng_cases(rng, hidden=False):
             _quad_grad,
         ),
         (Case("explicit h = 1e-4", (_poly, rng.normal(size=3)), {"h": 1e-4}), _poly_grad),
+        (
+            Case(
+                "f(x) = Σ x³ with h = 0.5 (the centred difference is exactly 3x² + h²)",
+                (_cube, rng.normal(size=5)),
+                {"h": 0.5},
+            ),
+            lambda x: 3 * x**2 + 0.5**2,
+        ),
     ]
 
 
+_RESTORE_X = np.linspace(-2.0, 2.0, 12).reshape(3, 4) + 0.1234567
+
+
+def _ng_restores(ctx, fn) -> None:
+    """x must come back exactly; say precisely how it does not (instead of 'changed in place')."""
+
+    def x_afterwards(f, x0):
+        x = x0.copy()
+        fn(f, x)
+        return x
+
+    after = ctx.call(x_afterwards, (_poly, _RESTORE_X), label="x restored", arg_names=("f", "x"))
+    if not isinstance(after, np.ndarray) or np.array_equal(after, _RESTORE_X):
+        return
+    with np.errstate(all="ignore"):
+        close = after.shape == _RESTORE_X.shape and np.allclose(after, _RESTORE_X, atol=1e-10)
+    if close:
+        ctx.fail(
+            "Your numerical_gradient leaves x almost, but not exactly, as it was: undoing a "
+            "perturbation by arithmetic (x[i] += h; x[i] -= 2 * h; x[i] += h) rounds, so some "
+            "entries end up one bit off. Save the value and put it back: old = x[idx]; "
+            "x[idx] = old + h; ...; x[idx] = old - h; ...; x[idx] = old."
+        )
+    ctx.fail(
+        "Your numerical_gradient leaves x changed in place: after evaluating f at x ± h, put the "
+        "original value back (old = x[idx]; ...; x[idx] = old), or perturb a copy of x."
+    )
+
+
 def _ng_runner(ctx, fn):
+    _ng_restores(ctx, fn)
     for case, analytic in _ng_cases(ctx.rng, hidden=ctx.hidden):
         x = case.args[1]
         expected = analytic(x)
@@ -414,13 +534,25 @@ def _mlp_parts(params, X, y):
 
 
 def _mlp_variant(
-    params, X, y, reg=0.0, *, reg_grad=2.0, reg_bias=False, mask=True, per_n=True, t=False
+    params,
+    X,
+    y,
+    reg=0.0,
+    *,
+    reg_grad=2.0,
+    reg_bias=False,
+    mask=True,
+    per_n=True,
+    t=False,
+    reg_loss=1.0,
+    weights=("W1", "W2"),
+    bias_mean=False,
 ):
-    W1, W2 = params["W1"], params["W2"]
+    W2 = params["W2"]
     z1, h, loss, ds = _mlp_parts(params, X, y)
     if not per_n:
         ds = ds * len(y)
-    loss = loss + reg * (np.sum(W1**2) + np.sum(W2**2))
+    loss = loss + reg_loss * reg * sum(np.sum(params[k] ** 2) for k in weights)
     if reg_bias:
         loss = loss + reg * (np.sum(params["b1"] ** 2) + np.sum(params["b2"] ** 2))
     dW2 = (h.T @ ds) if t else (ds.T @ h)
@@ -429,7 +561,11 @@ def _mlp_variant(
     dz1 = dh * (z1 > 0) if mask else dh
     dW1 = (X.T @ dz1) if t else (dz1.T @ X)
     db1 = dz1.sum(0)
-    grads = {"W1": dW1 + reg_grad * reg * W1, "b1": db1, "W2": dW2 + reg_grad * reg * W2, "b2": db2}
+    if bias_mean:
+        db1, db2 = dz1.mean(0), ds.mean(0)
+    grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+    for k in weights:
+        grads[k] = grads[k] + reg_grad * reg * params[k]
     if reg_bias:
         grads["b1"] = grads["b1"] + 2 * reg * params["b1"]
         grads["b2"] = grads["b2"] + 2 * reg * params["b2"]
@@ -462,6 +598,59 @@ MLP_MISTAKES = [
         lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, per_n=False),
         "the data gradients are N times too large: the loss is a mean over the batch, so "
         "dscores = (softmax − onehot) / N.",
+    ),
+    Mistake(
+        "reg ignored",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, 0.0),
+        "the regularisation is missing: with reg > 0 the loss includes "
+        "reg·(‖W1‖² + ‖W2‖²) and the weight gradients 2·reg·W.",
+    ),
+    Mistake(
+        "½ reg convention",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, reg_loss=0.5, reg_grad=1.0),
+        "you used the ½·reg·‖W‖² convention (gradient reg·W); this course's penalty is "
+        "reg·(‖W1‖² + ‖W2‖²), with gradient 2·reg·W.",
+    ),
+    Mistake(
+        "½ in the loss only",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, reg_loss=0.5),
+        "the penalty in the loss is ½·reg·‖W‖²; this course's is reg·(‖W1‖² + ‖W2‖²) "
+        "(your gradients 2·reg·W already belong to it).",
+    ),
+    Mistake(
+        "norm not squared",
+        lambda p, X, y, reg=0.0: (
+            _mlp_variant(p, X, y, 0.0)[0]
+            + reg * (np.linalg.norm(p["W1"]) + np.linalg.norm(p["W2"])),
+            {
+                k: g + (reg * p[k] / np.linalg.norm(p[k]) if k in ("W1", "W2") else 0)
+                for k, g in _mlp_variant(p, X, y, 0.0)[1].items()
+            },
+        ),
+        "the penalty uses the norm ‖W‖ (np.linalg.norm) instead of its square: "
+        "reg·(np.sum(W1**2) + np.sum(W2**2)), gradient 2·reg·W.",
+    ),
+    Mistake(
+        "only W1 regularised",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, weights=("W1",)),
+        "only W1 is regularised; the penalty covers both weight matrices: reg·(‖W1‖² + ‖W2‖²).",
+    ),
+    Mistake(
+        "only W2 regularised",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, weights=("W2",)),
+        "only W2 is regularised; the penalty covers both weight matrices: reg·(‖W1‖² + ‖W2‖²).",
+    ),
+    Mistake(
+        "reg divided by N",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg / len(y)),
+        "the penalty is divided by N; only the data term is a mean over the batch: "
+        "loss = mean cross-entropy + reg·(‖W1‖² + ‖W2‖²).",
+    ),
+    Mistake(
+        "bias gradients averaged",
+        lambda p, X, y, reg=0.0: _mlp_variant(p, X, y, reg, bias_mean=True),
+        "the bias gradients are averaged over the batch (.mean(axis=0)); dscores already "
+        "carries the 1/N of the mean loss, so sum: db = dscores.sum(axis=0).",
     ),
     Mistake(
         "transposed weight gradients",
@@ -558,11 +747,30 @@ TRAIN_THRESHOLD = 0.9
 TRAIN_KWARGS = {"hidden": 64, "lr": 0.5, "epochs": 300, "batch_size": 32}
 
 
+def _call_train(ctx, fn, X, y, kwargs, **extra):
+    """ctx.call, with a precise hint when an int seed is used as a Generator."""
+    try:
+        return ctx.call(fn, (X, y), kwargs, arg_names=("X", "y"), **extra)
+    except _PartFailed as failed:
+        if "'int' object has no attribute" in failed.message:
+            raise _PartFailed(
+                failed.message + "\n    (rng may be an int seed or None, not only a Generator: "
+                "start with rng = np.random.default_rng(rng), which accepts all three)"
+            ) from None
+        raise
+
+
+def _identical_hidden_units(params) -> bool:
+    W1 = np.asarray(params["W1"], dtype=float)
+    with np.errstate(all="ignore"):
+        return W1.ndim == 2 and len(W1) > 1 and float(np.max(np.ptp(W1, axis=0))) < 1e-9
+
+
 def _train_runner(seed: int, data_seed: int):
     def run(ctx, fn):
         X, y = spirals(100, 3, np.random.default_rng(data_seed))
         kwargs = dict(TRAIN_KWARGS, rng=seed)
-        params = ctx.call(fn, (X, y), kwargs, label="spirals", arg_names=("X", "y"))
+        params = _call_train(ctx, fn, X, y, kwargs, label="spirals")
         if not isinstance(params, dict) or not {"W1", "b1", "W2", "b2"} <= set(params):
             ctx.fail("train_mlp must return the params dict with keys W1, b1, W2, b2.")
         shapes = {"W1": (64, 2), "b1": (64,), "W2": (3, 64), "b2": (3,)}
@@ -576,19 +784,24 @@ def _train_runner(seed: int, data_seed: int):
                 "the parameters contain NaN or inf: the learning rate is applied with the "
                 "wrong sign, or the updates blow up"
                 if not finite
+                else "every hidden unit has the same weights (a row of W1 repeated): the "
+                "weights were initialised to zeros or to a constant, so all units get the same "
+                "gradient and stay identical. Initialise W1 and W2 with small random numbers "
+                "from rng (e.g. rng.normal(0, np.sqrt(2 / D), size=(H, D)))"
+                if _identical_hidden_units(params)
                 else "about chance level (1/3): are the parameters updated at all, with "
-                "params[k] -= lr * grads[k]?"
+                "params[k] -= lr * grads[k], and is each mini-batch X[idx] used with its own "
+                "labels y[idx] (one permutation for both)?"
                 if acc < 0.45
                 else "training makes progress but not enough: check that every mini-batch of "
                 "every epoch is used and that the update subtracts lr * gradient"
             )
             ctx.fail(
                 f"after training on the spirals the training accuracy is {acc:.0%}; at least "
-                f"{TRAIN_THRESHOLD:.0%} is needed. Likely: {why}."
+                f"{TRAIN_THRESHOLD:.0%} is needed. Likely: {why}"
+                + ("" if why.endswith("?") else ".")
             )
-        again = ctx.call(
-            fn, (X, y), kwargs, label="spirals, same rng", arg_names=("X", "y"), global_seed=7
-        )
+        again = _call_train(ctx, fn, X, y, kwargs, label="spirals, same rng", global_seed=7)
         same = isinstance(again, dict) and all(
             np.array_equal(np.asarray(params[k]), np.asarray(again.get(k))) for k in shapes
         )
@@ -597,6 +810,20 @@ def _train_runner(seed: int, data_seed: int):
                 "two runs with the same rng gave different parameters: all randomness "
                 "(initialisation, shuffling) must come from the rng argument "
                 "(rng = np.random.default_rng(rng)), never from np.random.* directly."
+            )
+        # ... and it must actually come from rng: two seeds, one short epoch each.
+        short = dict(TRAIN_KWARGS, epochs=1)
+        runs = [
+            _call_train(ctx, fn, X, y, dict(short, rng=r), label=f"spirals, rng = {r}")
+            for r in (seed + 1, seed + 2)
+        ]
+        if all(isinstance(r, dict) and "W1" in r for r in runs) and np.array_equal(
+            np.asarray(runs[0]["W1"]), np.asarray(runs[1]["W1"])
+        ):
+            ctx.fail(
+                "two runs with different rng seeds gave identical parameters: train_mlp seems "
+                "to use a fixed seed of its own. Take all randomness (initialisation, "
+                "shuffling) from the rng argument: rng = np.random.default_rng(rng)."
             )
 
     return run
@@ -609,7 +836,8 @@ SPECS = [
         arg_names=("x", "W", "b"),
         runners={"values": _linear_forward_runner, "hidden": _linear_forward_runner},
         mistakes=LINEAR_FORWARD_MISTAKES,
-        forbid=("linear_forward", "linear_backward"),
+        # lesson 01's layer_forward(x, W, b, identity) computes the same thing
+        forbid=("linear_forward", "linear_backward", "layer_forward", "neuron_forward"),
     ),
     FunctionSpec(
         name="linear_backward",

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from lesson_helpers import assert_correct, assert_wrong
 
+import nnkit
+
 L = "01_neurons"
 
 
@@ -38,6 +40,26 @@ def _float(a):
     return a if a.dtype.kind == "f" else a.astype(float)
 
 
+def _sigmoid_both_branches(a):
+    a = _float(a)
+    return np.where(a >= 0, 1 / (1 + np.exp(-a)), np.exp(a) / (1 + np.exp(a)))
+
+
+def _tanh_both_branches(a):
+    a = _float(a)
+    return np.where(
+        a >= 0,
+        (1 - np.exp(-2 * a)) / (1 + np.exp(-2 * a)),
+        (np.exp(2 * a) - 1) / (np.exp(2 * a) + 1),
+    )
+
+
+def _stable_tanh(a):
+    a = _float(a)
+    e = np.exp(-2 * np.abs(a))
+    return np.sign(a) * (1 - e) / (1 + e)
+
+
 WRONG = [
     ("sigmoid", lambda a: np.exp(a) / (1 + np.exp(a)), "overflows"),
     ("sigmoid", lambda a: 1 / (1 + np.exp(a)), "sign error"),
@@ -46,46 +68,82 @@ WRONG = [
     ("sigmoid", lambda a: [float(v) for v in np.ravel(_stable_sigmoid(a))], "NumPy array"),
     ("sigmoid", lambda a: _stable_sigmoid(np.asarray(a, dtype=np.float64)), "float32"),
     ("sigmoid", lambda a: 1 / (1 + np.exp(-np.clip(a, -10, 10))), "clipping"),
+    # right values after an overflow: 1 / (1 + exp(1000)) = 1 / inf = 0
+    ("sigmoid", lambda a: 1 / (1 + np.exp(-_float(a))), "must not overflow"),
+    ("sigmoid", _sigmoid_both_branches, "*both* branches"),
+    ("sigmoid", lambda a: 1 / (1 + np.exp(-np.clip(_float(a), -500, 500))), "float32 input"),
     ("sigmoid_grad", lambda a: a * (1 - a), "s = σ(a) first"),
     ("sigmoid_grad", _stable_sigmoid, "σ(a) itself"),
     ("sigmoid_grad", lambda a: 1 - _stable_sigmoid(a) ** 2, "tanh's derivative"),
     ("sigmoid_grad", lambda a: -_stable_sigmoid(a) * (1 - _stable_sigmoid(a)), "sign error"),
+    ("sigmoid_grad", lambda a: np.exp(-a) / (1 + np.exp(-a)) ** 2, "large negative a"),
+    ("sigmoid_grad", lambda a: np.exp(a) / (1 + np.exp(a)) ** 2, "large positive a"),
     ("tanh", lambda a: (np.exp(a) - np.exp(-a)) / (np.exp(a) + np.exp(-a)), "overflows"),
     ("tanh", lambda a: 2 * _stable_sigmoid(a) - 1, "tanh(a/2)"),
     ("tanh", _stable_sigmoid, "the sigmoid"),
     ("tanh", _tanh_inplace, "in place"),
+    ("tanh", _tanh_both_branches, "must not overflow"),
+    ("tanh", lambda a: np.sinh(a) / np.cosh(a), "np.sinh(a) / np.cosh(a)"),
     ("tanh_grad", lambda a: 1 - _float(a) ** 2, "1 − a²"),
     ("tanh_grad", lambda a: 1 - np.tanh(a), "forgot to square"),
     ("tanh_grad", lambda a: np.tanh(a) * (1 - np.tanh(a)), "s(1 − s)"),
     ("tanh_grad", lambda a: np.tanh(a) ** 2 - 1, "sign error"),
+    (
+        "tanh_grad",
+        lambda a: 2 * _stable_sigmoid(2 * _float(a)) * (1 - _stable_sigmoid(2 * _float(a))),
+        "4σ'(2a)",
+    ),
     ("relu", lambda a: np.max(a, 0), "along axis 0"),
     ("relu", np.abs, "|a|"),
     ("relu", lambda a: np.minimum(a, 0), "np.minimum"),
     ("relu", lambda a: a > 0, "dtype bool"),
     ("relu", _relu_inplace, "in place"),
+    ("relu", lambda a: nnkit.relu_forward(a)[0], "no points"),
     ("relu_grad", lambda a: (a >= 0).astype(a.dtype), "relu_grad(0) = 0"),
     ("relu_grad", lambda a: np.heaviside(a, 0.5), "0.5"),
     ("relu_grad", lambda a: np.maximum(a, 0), "returned relu(a)"),
     ("relu_grad", np.sign, "np.sign"),
     ("relu_grad", lambda a: a > 0, "dtype bool"),
+    ("relu_grad", lambda a: nnkit.relu_backward(np.ones_like(a), a), "no points"),
     ("leaky_relu", lambda a, k=0.01: np.where(a > 0, a, 0.01 * a), "ignored the argument k"),
     ("leaky_relu", lambda a, k=0.01: np.where(a > 0, k * a, a), "swapped"),
     ("leaky_relu", lambda a, k=0.01: np.maximum(a, 0), "plain ReLU"),
     ("leaky_relu", lambda a, k=0.01: k * a, "scaled every value"),
+    ("leaky_relu", lambda a, k=0.01: np.where(a > 0, a, -k * a), "not −k·a"),
+    ("leaky_relu", lambda a, k=0.1: np.where(a > 0, a, k * a), "default must be k=0.01"),
     ("leaky_relu_grad", lambda a, k=0.01: (a > 0).astype(a.dtype), "slope is k, not 0"),
     ("leaky_relu_grad", lambda a, k=0.01: np.where(a > 0, 1.0, 0.01).astype(a.dtype), "ignored"),
     ("leaky_relu_grad", lambda a, k=0.01: np.where(a >= 0, 1.0, k).astype(a.dtype), "a = 0"),
     ("leaky_relu_grad", lambda a, k=0.01: np.where(a > 0, k, 1.0).astype(a.dtype), "swapped"),
+    ("leaky_relu_grad", lambda a, k=0.01: np.where(a > 0, 1, k * a).astype(a.dtype), "constant k"),
+    ("leaky_relu_grad", lambda a, k=0.01: np.where(a > 0, 1, -k).astype(a.dtype), "not −k"),
+    (
+        "leaky_relu_grad",
+        lambda a, k=0.1: np.where(a > 0, 1, k).astype(a.dtype),
+        "default must be k=0.01",
+    ),
     ("neuron_forward", lambda X, w, b, g: X @ w + b, "pre-activation"),
     ("neuron_forward", lambda X, w, b, g: g(X @ w), "bias b is missing"),
     ("neuron_forward", lambda X, w, b, g: g(X @ w) + b, "after the activation"),
     ("neuron_forward", lambda X, w, b, g: g(X @ w - b), "sign error"),
     ("neuron_forward", lambda X, w, b, g: g(X.T @ w + b), "raised ValueError"),
+    ("neuron_forward", lambda X, w, b, g: g(np.sum(X * w, axis=0) + b), "axis=1"),
+    (
+        "neuron_forward",
+        lambda X, w, b, g: nnkit.layer_forward(X, w[None, :], np.reshape(b, 1), g)[:, 0],
+        "no points",
+    ),
     ("layer_forward", lambda X, W, b, g: g(X @ W + b), "W.T"),
     ("layer_forward", lambda X, W, b, g: X @ W.T + b, "pre-activation"),
     ("layer_forward", lambda X, W, b, g: g(X @ W.T), "bias b is missing"),
     ("layer_forward", lambda X, W, b, g: g(X @ W.T) + b, "after the activation"),
     ("layer_forward", lambda X, W, b, g: g(X @ W.T + b[:, None]), "wrong axis"),
+    (
+        "layer_forward",
+        lambda X, W, b, g: np.stack([g(X @ W[i] + b[i]) for i in range(len(W))], axis=0),
+        "output is transposed",
+    ),
+    ("layer_forward", lambda X, W, b, g: g(nnkit.linear_forward(X, W, b)[0]), "no points"),
 ]
 
 
@@ -111,6 +169,8 @@ XOR_WRONG = [
     (_xor([[1, 1]], [0, -1], [1, -2], 0.0), "shape"),
     (_xor([[0, 0], [0, 0]], [0, 0], [1, 1], 0.0), "same for every input"),
     (lambda: [[1, 1], [1, 1]], "dict"),
+    (_xor([[1, 1], [1, 1]], [0, -1], [1, -2], 1.0), "off by the same amount"),
+    (_xor([[1, 1], [1, 1]], [0, -1], [2, -4], 0.0), "scale w"),
 ]
 
 
@@ -122,30 +182,49 @@ def test_wrong_xor_params(fn, phrase):
 
 CORRECT = [
     ("sigmoid", _stable_sigmoid),
+    ("sigmoid", lambda a: np.exp(-np.logaddexp(0, -_float(a)))),
     ("sigmoid", lambda a: 0.5 * (1 + np.tanh(0.5 * _float(a)))),
     ("sigmoid_grad", lambda a: _stable_sigmoid(a) * (1 - _stable_sigmoid(a))),
     ("sigmoid_grad", lambda a: np.exp(-np.abs(_float(a))) / (1 + np.exp(-np.abs(_float(a)))) ** 2),
+    ("sigmoid_grad", lambda a: _stable_sigmoid(a) * _stable_sigmoid(-_float(a))),
     ("tanh", lambda a: np.tanh(_float(a))),
     ("tanh", lambda a: 2 * _stable_sigmoid(2 * _float(a)) - 1),
+    ("tanh", _stable_tanh),
     ("tanh_grad", lambda a: 1 - np.tanh(_float(a)) ** 2),
     ("tanh_grad", lambda a: 1 / np.cosh(_float(a)) ** 2),
+    ("tanh_grad", lambda a: (1 - np.tanh(_float(a))) * (1 + np.tanh(_float(a)))),
+    (
+        "tanh_grad",
+        lambda a: 4 * _stable_sigmoid(2 * _float(a)) * (1 - _stable_sigmoid(2 * _float(a))),
+    ),
     ("relu", lambda a: np.maximum(a, 0)),
     ("relu", lambda a: np.where(a > 0, a, 0.0)),
     ("relu", lambda a: a * (a > 0)),
+    ("relu", lambda a: np.clip(a, 0, None)),
+    ("relu", lambda a: (a + np.abs(a)) / 2),
     ("relu_grad", lambda a: (a > 0).astype(a.dtype)),
     ("relu_grad", lambda a: np.heaviside(a, 0.0).astype(a.dtype)),
+    ("relu_grad", lambda a: np.sign(np.maximum(a, 0))),
+    ("relu_grad", lambda a: np.ones_like(a) * (a > 0)),
     ("leaky_relu", lambda a, k=0.01: np.where(a > 0, a, k * a)),
     ("leaky_relu", lambda a, k=0.01: np.maximum(a, k * a)),
+    ("leaky_relu", lambda a, k=0.01: np.maximum(a, 0) + k * np.minimum(a, 0)),
     ("leaky_relu_grad", lambda a, k=0.01: np.where(a > 0, 1, k).astype(a.dtype)),
     ("leaky_relu_grad", lambda a, k=0.01: ((a > 0) * (1 - k) + k).astype(a.dtype)),
     ("neuron_forward", lambda X, w, b, g: g(X @ w + b)),
     ("neuron_forward", lambda X, w, b, g: g((X * w).sum(axis=1) + b)),
+    ("neuron_forward", lambda X, w, b, g: np.array([g(x @ w + b) for x in X])),
     ("layer_forward", lambda X, W, b, g: g(X @ W.T + b)),
     ("layer_forward", lambda X, W, b, g: g(np.einsum("nd,md->nm", X, W) + b)),
     ("layer_forward", lambda X, W, b, g: g((W @ X.T).T + b)),
+    (
+        "layer_forward",
+        lambda X, W, b, g: np.stack([g(X @ W[i] + b[i]) for i in range(len(W))], axis=1),
+    ),
     ("xor_params", _xor([[1, 1], [1, 1]], [0, -1], [1, -2], 0.0)),
     ("xor_params", _xor([[1, -1], [-1, 1]], [0, 0], [1, 1], 0.0)),
     ("xor_params", _xor([[1, -1], [-2, 2]], [0, 0], [1, 0.5], 0.0)),
+    ("xor_params", lambda: {"W": [[1, 1], [1, 1]], "b": [0, -1], "w": [1, -2], "c": 0}),
 ]
 
 

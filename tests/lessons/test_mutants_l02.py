@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from lesson_helpers import assert_correct, assert_wrong
 
+import nnkit
+
 L = "02_softmax"
 
 
@@ -66,6 +68,39 @@ def _mm(s, s_c, margin=1.0, *, scale=1.0):
     return float(np.mean(np.maximum(m, 0))), -scale * act / n, scale * act / n
 
 
+def _shifted(z, shift):
+    e = np.exp(z - shift)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_rows_loop(z):
+    z = _f(z)
+    if z.ndim == 1:
+        e = np.exp(z - z.max())
+        return e / e.sum()
+    return np.array([_softmax_rows_loop(row) if row.ndim == 1 else _whole(row) for row in z])
+
+
+def _whole(r):
+    e = np.exp(r - r.max())
+    return e / e.sum()
+
+
+def _pick(p, y):
+    return p[np.arange(len(y)), y]
+
+
+def _bce_eps(x, y, eps=1e-12):
+    s = _sig(x)
+    return float(-np.mean(y * np.log(s + eps) + (1 - y) * np.log(1 - s + eps))), (s - y) / len(x)
+
+
+def _bce_where(x, y):
+    # both branches are evaluated (overflow warnings, hints only), the selected one is exact
+    per = np.where(x >= 0, x - x * y + np.log1p(np.exp(-x)), -x * y + np.log1p(np.exp(x)))
+    return float(per.mean()), (_sig(x) - y) / len(x)
+
+
 def _naive_bce(x, y):
     s = 1 / (1 + np.exp(-x))
     return float(-np.mean(y * np.log(s) + (1 - y) * np.log(1 - s))), (s - y) / x.shape[0]
@@ -93,16 +128,39 @@ WRONG = [
     ),
     ("softmax", _softmax_inplace, "in place"),
     ("softmax", lambda z: np.exp(z - z.max(axis=-1, keepdims=True)), "without dividing"),
+    ("softmax", lambda z: _shifted(_f(z), _f(z).min(axis=-1, keepdims=True)), "minimum"),
+    ("softmax", lambda z: _shifted(_f(z), _f(z).mean(axis=-1, keepdims=True)), "row's mean"),
+    ("softmax", lambda z: _shifted(_f(z), _f(z).max(axis=0, keepdims=True)), "each column"),
+    ("softmax", lambda z: _sm(z, axis=1) if np.ndim(z) > 1 else _sm(z), "*last* axis"),
+    ("softmax", _softmax_rows_loop, "as a whole"),
     ("softmax_jacobian", lambda z: np.outer(_sm(z), _sm(z)) - np.diag(_sm(z)), "sign is flipped"),
     ("softmax_jacobian", lambda z: np.diag(_sm(z) * (1 - _sm(z))), "only the diagonal"),
     ("softmax_jacobian", lambda z: np.diag(_sm(z)), "− s sᵀ term is missing"),
     ("softmax_jacobian", lambda z: -np.outer(_sm(z), _sm(z)), "diag(s) term is missing"),
     ("softmax_jacobian", lambda z: np.diag(_sm(z)) - _sm(z) ** 2, "outer product"),
+    ("softmax_jacobian", lambda z: np.diag(_sm(z)) - _sm(z) @ _sm(z).T, "dot product"),
+    (
+        "softmax_jacobian",
+        lambda z: (lambda s: np.diag(s) - np.outer(s, s))(np.exp(z) / np.exp(z).sum()),
+        "does not subtract the maximum",
+    ),
     ("cross_entropy", lambda p, y: -np.sum(np.log(p[np.arange(len(y)), y])), "summed"),
     ("cross_entropy", lambda p, y: np.mean(np.log(p[np.arange(len(y)), y])), "minus sign"),
     ("cross_entropy", lambda p, y: -np.mean(np.log(p)), "every entry"),
     ("cross_entropy", lambda p, y: -np.mean(np.log(p[:, y])), "probs[:, y]"),
     ("cross_entropy", lambda p, y: -np.mean(np.log(1 - p[np.arange(len(y)), y])), "log(1 − p)"),
+    ("cross_entropy", lambda p, y: -np.mean(_onehot(y, p.shape[1]) * np.log(p)), "N·K"),
+    ("cross_entropy", lambda p, y: -np.mean(np.log10(_pick(p, y))), "np.log10"),
+    ("cross_entropy", lambda p, y: -np.mean(np.log2(_pick(p, y))), "np.log2"),
+    ("cross_entropy", lambda p, y: -np.mean(np.log(p[y])), "probs[y]"),
+    ("cross_entropy", lambda p, y: -np.mean(np.log(_pick(p, y) + 1e-12)), "small ε"),
+    ("cross_entropy", lambda p, y: -np.mean(np.log(np.clip(_pick(p, y), 1e-15, 1))), "small ε"),
+    (
+        "cross_entropy",
+        lambda p, y: -np.mean(np.log(np.clip(_pick(p, y), 1e-7, 1 - 1e-7))),
+        "small ε",
+    ),
+    ("cross_entropy", lambda p, y: nnkit.softmax_cross_entropy(np.log(p), y)[0], "no points"),
     (
         "softmax_cross_entropy",
         lambda z, y: (
@@ -120,7 +178,50 @@ WRONG = [
         lambda z, y: (-np.mean(np.log(_sm(z)[np.arange(len(y)), y])), _sce(z, y)[1]),
         "log-sum-exp",
     ),
+    (
+        "softmax_cross_entropy",
+        lambda z, y: (-np.mean(np.log(_pick(_sm(z), y) + 1e-12)), _sce(z, y)[1]),
+        "log(softmax(z) + ε)",
+    ),
+    (
+        "softmax_cross_entropy",
+        lambda z, y: (-np.mean(np.log(np.clip(_pick(_sm(z), y), 1e-15, None))), _sce(z, y)[1]),
+        "log(softmax(z) + ε)",
+    ),
+    (
+        "softmax_cross_entropy",
+        lambda z, y: _sce(z, y, grad_scale=len(y), loss_scale=len(y)),
+        "gradient of that sum",
+    ),
+    (
+        "softmax_cross_entropy",
+        lambda z, y: (-np.mean(_onehot(y, z.shape[1]) * _log_softmax(z)), _sce(z, y)[1]),
+        "N·K",
+    ),
+    ("softmax_cross_entropy", lambda z, y: _sce(z, y, grad_scale=1 / z.shape[1]), "z.size"),
+    (
+        "softmax_cross_entropy",
+        lambda z, y: (np.mean(np.log(np.exp(z).sum(1)) - _pick(z, y)), _sce(z, y)[1]),
+        "without subtracting the row maximum",
+    ),
     ("binary_cross_entropy_with_logits", _naive_bce, "stable form"),
+    (
+        "binary_cross_entropy_with_logits",
+        lambda x, y: (np.mean(x - x * y + np.log1p(np.exp(-x))), _bce(x, y)[1]),
+        "only exponentiate −|x|",
+    ),
+    (
+        "binary_cross_entropy_with_logits",
+        lambda x, y: (np.mean(np.log1p(np.exp(x)) - x * y), _bce(x, y)[1]),
+        "only exponentiate −|x|",
+    ),
+    ("binary_cross_entropy_with_logits", _bce_eps, "needs no ε"),
+    ("binary_cross_entropy_with_logits", lambda x, y: _bce_eps(x, y, 1e-7), "needs no ε"),
+    (
+        "binary_cross_entropy_with_logits",
+        lambda x, y: _bce(x, y, grad_scale=len(x), loss_scale=len(x)),
+        "gradient of that sum",
+    ),
     ("binary_cross_entropy_with_logits", lambda x, y: _bce(x, y, grad_scale=len(x)), "N times"),
     ("binary_cross_entropy_with_logits", lambda x, y: _bce(x, y, grad_scale=-1.0), "wrong sign"),
     ("binary_cross_entropy_with_logits", lambda x, y: _bce(x, y, loss_scale=len(x)), "summed"),
@@ -146,6 +247,30 @@ WRONG = [
         "ds and ds_c are swapped",
     ),
     ("max_margin_loss", lambda s, sc, margin=1.0: _mm(s, sc, 1.0), "ignored the margin"),
+    (
+        "max_margin_loss",
+        lambda s, sc, margin=1.0: (lambda r: (r[0], r[2], r[2]))(_mm(s, sc, margin)),
+        "ds has the wrong sign",
+    ),
+    (
+        "max_margin_loss",
+        lambda s, sc, margin=1.0: (_mm(s, sc, margin)[0], *_mm(s, sc, 0.0)[1:]),
+        "include the margin",
+    ),
+    (
+        "max_margin_loss",
+        lambda s, sc, margin=1.0: tuple(v * len(s) for v in _mm(s, sc, margin)),
+        "gradients of that sum",
+    ),
+    (
+        "max_margin_loss",
+        lambda s, sc, margin=1.0: (
+            _mm(s, sc, margin)[0],
+            -np.maximum(margin + sc - s, 0) / len(s),
+            np.maximum(margin + sc - s, 0) / len(s),
+        ),
+        "slope 1",
+    ),
 ]
 
 
@@ -179,16 +304,33 @@ def _mm_where(s, s_c, margin=1.0):
     )
 
 
+def _mm_strict(s, s_c, margin=1.0):
+    # `>` at the kink instead of the reference's `>=`: both are valid sub-gradients
+    m = margin + s_c - s
+    act = (m > 0) / len(s)
+    return float(np.clip(m, 0, None).mean()), -act, act
+
+
 CORRECT = [
     ("softmax", _sm),
     ("softmax", _softmax_logspace),
+    (
+        "softmax",
+        lambda z: (lambda e: e / np.sum(e, axis=-1)[..., None])(
+            np.exp(_f(z) - np.max(_f(z), axis=-1)[..., None])
+        ),
+    ),
     ("softmax_jacobian", lambda z: np.diag(_sm(z)) - np.outer(_sm(z), _sm(z))),
     ("softmax_jacobian", lambda z: _sm(z)[:, None] * (np.eye(len(z)) - _sm(z)[None, :])),
+    ("softmax_jacobian", lambda z: np.diag(_sm(z)) - np.einsum("i,j->ij", _sm(z), _sm(z))),
+    ("softmax_jacobian", lambda z: np.diag(_sm(z)) - np.outer(_sm(z), _sm(z)).T),
     ("cross_entropy", lambda p, y: float(-np.mean(np.log(p[np.arange(len(y)), y])))),
     (
         "cross_entropy",
         lambda p, y: -np.log(np.take_along_axis(p, y[:, None], axis=1)).sum() / len(y),
     ),
+    ("cross_entropy", lambda p, y: -sum(np.log(p[i, y[i]]) for i in range(len(y))) / len(y)),
+    ("cross_entropy", lambda p, y: float(-np.sum(_onehot(y, p.shape[1]) * np.log(p)) / len(y))),
     ("softmax_cross_entropy", _sce),
     ("softmax_cross_entropy", _sce_onehot),
     ("binary_cross_entropy_with_logits", _bce),
@@ -198,6 +340,8 @@ CORRECT = [
     ),
     ("max_margin_loss", _mm),
     ("max_margin_loss", _mm_where),
+    ("max_margin_loss", _mm_strict),
+    ("binary_cross_entropy_with_logits", _bce_where),
 ]
 
 
