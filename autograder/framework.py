@@ -7,12 +7,20 @@ calls ``check("softmax", softmax, part="values")``; the grader
 
 1. restores anything an answer cell replaced in numpy/nnkit/autograder (and says so),
 2. runs the part: each seeded case goes through :func:`autograder.sandbox.call_student`
-   (copies of the inputs, no stderr, reference calls forbidden, warnings turned into hints),
-3. compares with the ``nnkit`` reference captured when ``autograder`` was imported, and on a
-   mismatch asks the mistake catalogue which plausible mistake produces the student's output,
+   (copies of the inputs, no stderr, reference calls forbidden, warnings turned into hints,
+   the value frozen into plain data inside the call),
+3. only then computes the expected value with the ``nnkit`` reference captured when
+   ``autograder`` was imported (so no student code ever runs while an expected value exists),
+   compares, and on a mismatch asks the mistake catalogue which plausible mistake produces the
+   student's output,
 4. prints a short report on stdout, and raises :class:`CheckFailed` when any case failed, so
    nbgrader gives the cell 0 points. ``CheckFailed`` renders as the message alone (IPython's
    ``_render_traceback_``), so a failing hidden test shows neither its source nor its inputs.
+   In grading mode a pass also prints a signature (``⟪...⟫``) made by the warden; the
+   instructor's grader counts a test cell only with it (see :mod:`autograder.sandbox`).
+
+Custom runners get the same protection from the warden: while a check runs, a student's
+function cannot inspect stack frames, so an oracle computed before the call stays out of reach.
 """
 
 from __future__ import annotations
@@ -146,6 +154,21 @@ def freeze_registry() -> None:
                     sandbox.snapshot_class(value)
     sandbox.freeze_functions(functions)
     sandbox.add_restorer(_restore_registry)
+    registry: list[Any] = [SPECS, MANIFEST, *SPECS.values(), *MANIFEST]
+    for spec in SPECS.values():
+        registry += [m for m in spec.mistakes if hasattr(m, "__dict__")]
+    # every module-level dict and list of the grader and of nnkit, and those inside them (the
+    # captured references, runners' settings such as training epochs, nnkit's lookup tables)
+    _PROTECTED.update(check=check, self_check=self_check)  # before the warden's snapshot
+    registry += sandbox.module_containers()
+    sandbox.install_warden(
+        check_codes=(check.__code__, self_check.__code__),
+        sign_code=check.__code__,
+        call_code=sandbox.call_student.__code__,
+        allow_code=allow_references.__wrapped__.__code__,
+        seed_code=Context.__init__.__code__,
+        registry=registry,
+    )
 
 
 def _restore_registry() -> list[str]:
@@ -266,7 +289,13 @@ class Context:
         self.spec = spec
         self.part = part
         self.hidden = part.hidden
-        self.rng = _default_rng(zlib.crc32(f"{spec.name}:{part.part}".encode()))
+        audit = "\x00autograder:sys.audit"
+        base = f"{spec.name}:{part.part}"
+        salted: list = []
+        # in grading mode, a hidden part's seed is salted with a secret of the course
+        audit("autograder.seed", base, part, salted)
+        seed = zlib.crc32(base.encode())
+        self.rng = _default_rng(seed if not salted or salted[0] is None else [seed, salted[0]])
         self.hints: list[str] = []
 
     # -- failing and hinting
@@ -291,12 +320,44 @@ class Context:
         global_seed: int | None = None,
     ) -> Any:
         """Call a student function; fail the part on an exception, reference call or mutation."""
+        value = self._call(
+            fn,
+            args,
+            kwargs,
+            label=label,
+            arg_names=arg_names,
+            watch=watch,
+            who=who,
+            global_seed=global_seed,
+        ).value
+        return value
+
+    def _call(
+        self,
+        fn: Any,
+        args: tuple = (),
+        kwargs: dict | None = None,
+        *,
+        label: str = "",
+        arg_names: tuple[str, ...] | None = None,
+        watch: tuple = (),
+        who: str | None = None,
+        global_seed: int | None = None,
+        keep_value: bool = True,
+    ) -> sandbox.Outcome:
         who = who or self.spec.name
         names = arg_names if arg_names is not None else self.spec.arg_names
         forbid = self.spec.forbid or (self.spec.name,)
         extra = {} if global_seed is None else {"global_seed": global_seed}
         outcome = sandbox.call_student(
-            fn, args, kwargs, forbid=forbid, arg_names=names, watch=watch, **extra
+            fn,
+            args,
+            kwargs,
+            forbid=forbid,
+            arg_names=names,
+            watch=watch,
+            keep_value=keep_value,
+            **extra,
         )
         on = f' on the case "{label}"' if label else ""
         if outcome.fp_errors:
@@ -354,16 +415,24 @@ class Context:
                 f"place{on} (e.g. `z -= ...`, `z[...] = ...`, `+=` on an argument). The caller's "
                 "data must stay untouched: work on a new array (`z = z - ...`) or a copy."
             )
-        return outcome.value
+        return outcome
 
     # -- the standard comparison with the reference
     def compare_case(self, fn: Any, case: Case, expected: Any = None, ref: Callable | None = None):
-        """Run ``fn`` on ``case`` and compare with the reference (or ``expected``)."""
+        """Run ``fn`` on ``case`` and compare with the reference (or ``expected``).
+
+        The student's function runs *first*, and its value is frozen into plain data inside
+        the call (:func:`autograder.sandbox.freeze`); only then is the expected value computed
+        (``expected`` may be a zero-argument callable, called at that point). So no student
+        code ever runs while an expected value exists.
+        """
         spec = self.spec
+        got = self._call(fn, case.args, case.kwargs, label=case.label, keep_value=False).frozen
         if expected is None:
             ref = ref or reference(spec.reference or spec.name)
             expected = call_reference(ref, case.args, case.kwargs)
-        got = self.call(fn, case.args, case.kwargs, label=case.label)
+        elif callable(expected):
+            expected = expected()
         is32 = any(isinstance(a, np.ndarray) and a.dtype == np.float32 for a in case.args)
         rtol = case.rtol if case.rtol is not None else (spec.float32_rtol if is32 else spec.rtol)
         atol = case.atol if case.atol is not None else (spec.float32_atol if is32 else spec.atol)
@@ -408,12 +477,19 @@ class Context:
 
 @contextlib.contextmanager
 def allow_references() -> Iterator[None]:
-    """Lift the reference ban inside a student call (for the grader's own fallbacks)."""
+    """Lift the reference ban inside a student call (for the grader's own fallbacks).
+
+    Only code of the grader may do so: the warden checks that the block is opened from a
+    file of the ``autograder`` package."""
+    audit = "\x00autograder:sys.audit"
+    box: list = []
+    audit("autograder.allow.begin", box)
     token = _guard._forbidden.set(frozenset())
     try:
         yield
     finally:
         _guard._forbidden.reset(token)
+        audit("autograder.allow.end", box[0] if box else None)
 
 
 def call_reference(ref: Callable, args: tuple, kwargs: dict | None = None) -> Any:
@@ -450,6 +526,11 @@ def _run_part(part: Part, fn: Any, companions: tuple) -> tuple[bool, str, list[s
     return True, "", ctx.hints
 
 
+# A passing check in grading mode prints "✓ fn · part: passed (N points) ⟪signature⟫"; the
+# instructor's grader counts a test cell only with a valid signature (see instructor.verify).
+SIGNATURE_OPEN = "⟪"
+
+
 def check(name: str, fn: Any, *companions: Any, part: str = "values") -> None:
     """Grade one part of one function; raise :class:`CheckFailed` unless every case passes.
 
@@ -458,28 +539,41 @@ def check(name: str, fn: Any, *companions: Any, part: str = "values") -> None:
     >>> check("softmax", softmax, part="values")                     # doctest: +SKIP
     >>> check("linear_backward", linear_backward, linear_forward, part="values")  # doctest: +SKIP
     """
-    tampered = sandbox.restore_tampered()
-    found = find_part(name, part)
-    if found is None:
-        raise CheckFailed([f"There is no check {part!r} for {name!r}; tell your instructor."])
-    ok, message, hints = _run_part(found, fn, companions)
-    if tampered:
-        hints.insert(
-            0,
-            "your notebook replaced " + ", ".join(tampered[:5]) + "; the grader restored the "
-            "originals before checking (replacing library functions cannot change a grade)",
-        )
-    title = f"{name} · {part}" + (" (hidden)" if found.hidden else "")
-    points = f"{found.points} point" + ("s" if found.points != 1 else "")
-    hint_lines = [f"  hint: {h}" for h in hints]
-    if ok:
-        print(f"✓ {title}: passed ({points})")
+    audit = "\x00autograder:sys.audit"
+    begin: list = []
+    audit("autograder.check.begin", begin)
+    try:
+        tampered = list(begin[0]) if begin else []
+        tampered += sandbox.restore_tampered()
+        found = find_part(name, part)
+        if found is None:
+            raise CheckFailed([f"There is no check {part!r} for {name!r}; tell your instructor."])
+        ok, message, hints = _run_part(found, fn, companions)
+        if tampered:
+            hints.insert(
+                0,
+                "your notebook replaced " + ", ".join(tampered[:5]) + "; the grader restored the "
+                "originals before checking (replacing library functions cannot change a grade)",
+            )
+        title = f"{name} · {part}" + (" (hidden)" if found.hidden else "")
+        points = f"{found.points} point" + ("s" if found.points != 1 else "")
+        hint_lines = [f"  hint: {h}" for h in hints]
+        if ok:
+            signed: list = []
+            audit("autograder.sign", signed)
+            tag, reason = signed[0] if signed else (None, "the grader's warden is missing")
+            if tag is None and reason != "not grading":
+                ok, message = False, f"The grader could not confirm this pass: {reason}."
+        if ok:
+            print(f"✓ {title}: passed ({points})" + (f" {SIGNATURE_OPEN}{tag}⟫" if tag else ""))
+            for line in hint_lines:
+                print(line)
+            return
         for line in hint_lines:
             print(line)
-        return
-    for line in hint_lines:
-        print(line)
-    raise CheckFailed([f"✗ {title}: 0 of {points}", f"  {message}"])
+        raise CheckFailed([f"✗ {title}: 0 of {points}", f"  {message}"])
+    finally:
+        audit("autograder.check.end")
 
 
 def _default_namespace(depth: int = 2) -> dict:
@@ -509,8 +603,17 @@ def self_check(namespace: dict | None = None, *, lesson: str | None = None) -> d
     worth how many points, are still to come when the notebook is graded. Never raises for a
     student's mistake. Returns the numbers it printed (for tests).
     """
-    sandbox.restore_tampered()
     ns = namespace if namespace is not None else _default_namespace()
+    audit = "\x00autograder:sys.audit"
+    audit("autograder.check.begin", [])
+    try:
+        return _self_check(ns, lesson)
+    finally:
+        audit("autograder.check.end")
+
+
+def _self_check(ns: dict, lesson: str | None) -> dict:
+    sandbox.restore_tampered()
     lesson = lesson or _guess_lesson(ns)
     if lesson is None:
         print("No graded function of any lesson is defined yet: run the answer cells first.")
@@ -593,6 +696,8 @@ def protect_names_in_notebook(**names: Any) -> None:
     if shell is None or getattr(shell, "_autograder_guard", False):
         return
 
+    bound: set[str] = set()
+
     def _guard(*_args: Any) -> None:
         ns = shell.user_ns
         for name in SPECS:
@@ -601,7 +706,11 @@ def protect_names_in_notebook(**names: Any) -> None:
             # that would show the (possibly hidden) test cell's source.
             if name not in ns:
                 ns[name] = _placeholder(name)
-        replaced = [k for k, v in _PROTECTED.items() if k in ns and ns[k] is not v]
+        for key in _PROTECTED:
+            if key in ns:
+                bound.add(key)
+        # deleted too: after `del check`, a `check` put into builtins would take its place
+        replaced = [k for k, v in _PROTECTED.items() if k in bound and ns.get(k) is not v]
         for key in replaced:
             ns[key] = _PROTECTED[key]
         tampered = sandbox.restore_tampered()
@@ -614,3 +723,8 @@ def protect_names_in_notebook(**names: Any) -> None:
 
     shell.events.register("pre_run_cell", _guard)
     shell._autograder_guard = True
+
+
+for _fn in (check, self_check, allow_references, Context.__init__):
+    sandbox.embed_audit(_fn)
+del _fn

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 STATUS_FILE = "grading_status.json"
+SECRET_FILE = ".autograder-secret"
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 
 
@@ -110,11 +111,13 @@ def lesson_info(course: Course) -> dict[str, dict[str, Any]]:
     """Per lesson in the gradebook: its notebook, graded cells, locked cell sources, hidden tests.
 
     Returns ``{lesson: {"notebook": name, "grades": {grade_id: points}, "tests": [grade_id],
-    "answers": [grade_id], "locked": {grade_id: source}, "hidden": [grade_id],
-    "rank": {grade_id: position}}}``.
+    "answers": [grade_id], "locked": {grade_id: source}, "checks": {grade_id: [[fn, part]]},
+    "hidden": [grade_id], "rank": {grade_id: position}}}``.
     ``tests`` are graded code cells that are not answers, in notebook order.
     """
     from nbgrader.api import Gradebook
+
+    from .kernel_boot import checks_in
 
     info: dict[str, dict[str, Any]] = {}
     if not course.db_path.exists():
@@ -128,12 +131,19 @@ def lesson_info(course: Course) -> dict[str, dict[str, Any]]:
             answers = [c.name for c in nb.solution_cells]
             # what a student sees: hidden tests are not part of a released cell
             locked = {c.name: strip_hidden(c.source) for c in nb.source_cells if c.locked}
+            # the check(...) calls of each test cell, hidden ones included (kernel_boot.verified)
+            checks = {
+                c.name: [list(call) for call in checks_in(c.source)]
+                for c in nb.source_cells
+                if c.name in grades and c.name not in answers and checks_in(c.source)
+            }
             info[assignment.name] = {
                 "notebook": nb.name,
                 "grades": grades,
                 "answers": answers,
                 "tests": [g for g in grades if g not in answers],
                 "locked": locked,
+                "checks": checks,
                 "hidden": [],
                 "rank": {},
             }
@@ -189,6 +199,18 @@ def _in_notebook_order(source_notebook: Path, ids: list[str]) -> list[str]:
     order = [grade_id_of(c) for c in _notebook_cells(source_notebook)]
     rank = {g: i for i, g in enumerate(order) if g}
     return sorted(ids, key=lambda g: rank.get(g, len(rank)))
+
+
+def course_secret(course: Course) -> bytes:
+    """The course's secret (created on first use, mode 600): salts the seeds of hidden parts
+    while grading, so that nobody can generate their inputs in advance. Keep it out of
+    anything released to students."""
+    path = course.root / SECRET_FILE
+    if not path.is_file():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(32))
+    return path.read_bytes()
 
 
 def snapshot_gradebook(src: Path, dest: Path) -> None:

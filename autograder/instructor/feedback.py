@@ -4,7 +4,8 @@ nbgrader's ``GenerateFeedback`` converter does the work (grades from the gradebo
 ``ClearHiddenTests`` removing hidden test source). Two preprocessors of ours go in its list:
 
 * :class:`HideHiddenOutputs` replaces every output of a hidden test cell by the student-facing
-  message the grader stored (what ``check`` printed), so no traceback can show hidden lines;
+  message the grader stored (what ``check`` printed), so no traceback can show hidden lines,
+  and takes the grading signatures out of the visible test cells' outputs;
 * :class:`ResultsTable` puts a table at the top: each test, its points, its message.
 """
 
@@ -19,6 +20,7 @@ from nbformat.v4 import new_markdown_cell, new_output
 from traitlets import Bool
 
 from .course import Course, StatusStore, grade_id_of, lesson_info
+from .kernel_boot import strip_signatures
 
 # Set by :func:`feedback` before nbgrader runs: (student, lesson) -> stored grading result.
 RESULTS: dict[tuple[str, str], dict[str, Any]] = {}
@@ -38,7 +40,12 @@ class HideHiddenOutputs(Preprocessor):
         tests = _result(resources).get("tests", {})
         for cell in nb.cells:
             gid = grade_id_of(cell)
-            if cell.cell_type != "code" or gid not in tests or not tests[gid].get("hidden"):
+            if cell.cell_type != "code" or gid not in tests:
+                continue
+            if not tests[gid].get("hidden"):
+                for out in cell.outputs:
+                    if out.get("output_type") == "stream":
+                        out["text"] = strip_signatures("".join(out.get("text", "")))
                 continue
             t = tests[gid]
             verdict = "passed" if (t.get("score") or 0) >= t.get("max", 0) else "failed"

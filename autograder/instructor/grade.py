@@ -5,7 +5,9 @@ The parent process
 1. lists ``submitted/<student>/<lesson>/<lesson>.ipynb`` and skips files whose hash is the one
    graded last time (unless ``force``);
 2. snapshots the gradebook and starts N :mod:`.worker` processes (forkserver, nbgrader imported
-   once), each on a private course copy;
+   once), each on a private course copy; every kernel is confined and switched to grading mode
+   (:mod:`.kernel_boot`), and hidden parts are seeded with the course's secret
+   (``.autograder-secret`` in the course root, created on first use: keep it private);
 3. hands out one task at a time, shows a progress bar with ETA, and for every result writes the
    grades into the course's gradebook through nbgrader's ``Gradebook`` API, copies the graded
    notebook into ``autograded/``, and saves ``grading_status.json`` — all in this one process,
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import pipeline
-from .course import Course, StatusStore, lesson_info, snapshot_gradebook
+from .course import Course, StatusStore, course_secret, lesson_info, snapshot_gradebook
 from .pipeline import Submission
 
 # Time a worker gets beyond a submission's own limit (kernel start, nbgrader's bookkeeping)
@@ -334,6 +336,7 @@ def grade(
     from nbgrader.api import Gradebook
     from tqdm.auto import tqdm
 
+    salt = course_secret(course).hex()
     run_dir = Path(tempfile.mkdtemp(prefix="autograder-run-"))
     try:
         template = run_dir / "gradebook-template.db"
@@ -347,6 +350,7 @@ def grade(
                 "lesson_info": info[task.lesson],
                 "all_lessons": info,
                 "limits": asdict(limits),
+                "salt": salt,
                 "fault": faults.get(f"{task.student}/{task.lesson}"),
             }
 

@@ -35,6 +35,7 @@ NOT_A_NOTEBOOK = "not a notebook"
 WRONG_FILE = "wrong file"
 TESTS_DELETED = "test cells deleted"
 TAMPERED = "tampered"
+UNVERIFIED = "unverified pass"  # a test cell did not raise, but its check did not sign a pass
 GRADER_CRASHED = "grader crashed"
 # Hints: worth a look, not a failure of the grader.
 ANSWER_ERROR = "error in answer cell"

@@ -16,6 +16,18 @@ Limits, per submission:
 * a dying kernel (``os._exit``, a segfault, the watchdog) no longer aborts nbgrader's run:
   :class:`GuardedExecute` marks the cell that killed it and every later cell as failed, so
   nbgrader still scores the cells that ran before.
+
+Trust, per submission (see :mod:`.kernel_boot`):
+
+* every kernel gets a private folder (its working directory, ``TMPDIR``, ``IPYTHONDIR``) and
+  is started by ``kernel_boot``, which confines it with Landlock before ipykernel starts: it
+  cannot write outside that folder, read the course folder, open sockets or signal the worker;
+* before the first cell, the worker runs ``kernel_boot.boot()`` in it: grading mode with a
+  random per-kernel key that only the worker and the warden know;
+* after nbgrader has scored the notebook, :func:`verify_signatures` keeps the points of a test
+  cell only if every ``check`` of its (restored) source printed a valid signature; a test cell
+  that merely did not raise earns nothing ("unverified pass");
+* the worker is a child subreaper: whatever a kernel started is killed after its submission.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import os
 import resource
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -45,7 +58,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets import Bool
 
-from . import pipeline
+from . import kernel_boot, landlock, pipeline
 from .course import grade_id_of
 from .pipeline import Submission
 
@@ -76,6 +89,11 @@ class _State:
     kernel_pid: int | None = None
     timed_out: bool = False
     deadline: float = 0.0
+    key: bytes | None = None  # signing key of the kernel that ran the current submission
+    boot_error: str | None = None  # why that kernel could not be switched to grading mode
+    hide: tuple[str, ...] = ()  # folders a kernel may not read (the course)
+    salt: bytes = b""  # the course's secret for hidden parts' seeds (course.course_secret)
+    font_caches: tuple[Path, ...] = ()  # matplotlib's font cache, copied into every kernel
 
 
 STATE = _State()
@@ -91,9 +109,48 @@ def _kill_group(pid: int) -> None:
 
 
 class LimitedKernelManager(AsyncKernelManager):
-    """Starts the kernel, then caps its address space and tells the parent its pid."""
+    """Starts a confined kernel in a private folder with a fresh signing key, then caps its
+    address space and tells the parent its pid."""
+
+    autograder_key: bytes | None = None
+    autograder_dir: Path | None = None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if "-m" in cmd and "ipykernel_launcher" in cmd:  # run landlock.py by path, see there
+            i = cmd.index("-m")
+            if cmd[i + 1] == "ipykernel_launcher":
+                cmd[i : i + 2] = [landlock.__file__]
+        return cmd
+
+    def _private_folder(self) -> Path:
+        base = (WORKER.root if WORKER is not None else Path(tempfile.gettempdir())) / "kernels"
+        base.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="k", dir=base))
+        for sub in ("tmp", "ipython", "matplotlib"):
+            (folder / sub).mkdir()
+        for cache in STATE.font_caches:
+            shutil.copyfile(cache, folder / "matplotlib" / cache.name)
+        key = os.urandom(32)
+        fd = os.open(folder / kernel_boot.KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key + STATE.salt)
+        self.autograder_key, self.autograder_dir = key, folder
+        return folder
 
     async def start_kernel(self, **kw: Any) -> None:
+        folder = self._private_folder()
+        env = dict(kw.pop("env", None) or os.environ)
+        env.update(
+            {
+                kernel_boot.ENV_DIR: str(folder),
+                kernel_boot.ENV_EXCLUDE: os.pathsep.join(STATE.hide),
+                "TMPDIR": str(folder / "tmp"),
+                "IPYTHONDIR": str(folder / "ipython"),
+                "MPLCONFIGDIR": str(folder / "matplotlib"),
+            }
+        )
+        kw["env"], kw["cwd"] = env, str(folder)
         await super()._async_start_kernel(**kw)
         pid = self.provisioner.pid if self.provisioner else None
         self.kernel_pid = pid
@@ -110,7 +167,7 @@ class WarmKernel:
     """One kernel started ahead for the *next* submission, so its boot overlaps this one's run.
 
     It is still a fresh kernel per submission (never reused); it only starts earlier, with the
-    same limits, and moves to the submission's folder before the first cell runs.
+    same limits, in its own private folder (see :class:`LimitedKernelManager`).
     """
 
     def __init__(self) -> None:
@@ -141,6 +198,8 @@ class WarmKernel:
         except Exception:
             if getattr(km, "kernel_pid", None):
                 _kill_group(km.kernel_pid)
+        if km.autograder_dir is not None:
+            shutil.rmtree(km.autograder_dir, ignore_errors=True)
 
     def shutdown(self) -> None:
         if self.km is not None:
@@ -181,12 +240,10 @@ class GuardedExecute(Execute):
         kwargs["kernel_manager_class"] = LimitedKernelManager
         super().__init__(*args, **kwargs)
         self._dead: str | None = None
-        self._chdir: str | None = None
 
     def preprocess(self, nb, resources=None, km=None):
         self._dead = None
         warm = WARM.take() if self.use_warm_kernel and km is None else None
-        self._chdir = (resources or {}).get("metadata", {}).get("path") if warm else None
         if self.use_warm_kernel and WORKER is not None:
             name = nb.metadata.get("kernelspec", {}).get("name", "python3")
             WARM.prestart(self.config, name, list(self.extra_arguments), str(WORKER.root))
@@ -197,19 +254,27 @@ class GuardedExecute(Execute):
                 if self.kc is not None:
                     self.kc.stop_channels()
                 WarmKernel._stop(warm)
+            elif self.km is not None and getattr(self.km, "autograder_dir", None):
+                shutil.rmtree(self.km.autograder_dir, ignore_errors=True)
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         STATE.kernel_pid = getattr(self.km, "kernel_pid", None) or self.km.provisioner.pid
         if STATE.timed_out:
             _kill_group(STATE.kernel_pid)
-        if self._chdir:
-            msg_id = kc.execute(
-                f"import os as _os; _os.chdir({self._chdir!r}); del _os",
-                silent=True,
-                store_history=False,
-            )
-            await self.async_wait_for_reply(msg_id)
+        # Grading mode before the first cell of the notebook (kernel_boot.boot): the kernel
+        # reads and deletes its key file; only then does any student code run.
+        STATE.key = getattr(self.km, "autograder_key", None)
+        STATE.boot_error = None
+        msg_id = kc.execute(
+            "import autograder.instructor.kernel_boot as _kb; _kb.boot(); del _kb",
+            silent=True,
+            store_history=False,
+        )
+        reply = await self.async_wait_for_reply(msg_id)
+        content = (reply or {}).get("content", {})
+        if content.get("status") != "ok":
+            STATE.boot_error = f"{content.get('ename', 'no reply')}: {content.get('evalue', '')}"
         return kc
 
     # nbclient binds the sync name to its own coroutine at class creation: rebind to ours
@@ -350,7 +415,7 @@ def _student_message(outputs: list[dict], hidden: bool) -> str:
     for out in outputs:
         kind = out.get("output_type")
         if kind == "stream" and out.get("name") == "stdout":
-            lines.append(_text(out).rstrip("\n"))
+            lines.append(kernel_boot.strip_signatures(_text(out)).rstrip("\n"))
         elif kind == "error":
             ename, evalue = out.get("ename", "Error"), str(out.get("evalue", ""))
             if ename == "CheckFailed":
@@ -373,6 +438,7 @@ def read_outputs(sub: Submission) -> None:
         return
     nb = json.loads(sub.autograded.read_text(encoding="utf-8"))
     seen: set[str] = set()
+    answered = False  # has an answer cell (student code) run yet?
     for cell in nb.get("cells", []):
         gid = grade_id_of(cell)
         if cell.get("cell_type") != "code" or not gid or gid in seen:
@@ -380,6 +446,17 @@ def read_outputs(sub: Submission) -> None:
         seen.add(gid)
         outputs = cell.get("outputs", [])
         enames = [o.get("ename") for o in outputs if o.get("output_type") == "error"]
+        answered = answered or gid in info["answers"]
+        if enames and not answered and gid not in info["grades"]:
+            # a locked cell (the lesson's setup) failed before any student code ran: the
+            # grading environment is broken, and every score of this notebook would be a lie
+            error = next(o for o in outputs if o.get("output_type") == "error")
+            sub.flag(
+                pipeline.GRADER_CRASHED,
+                f"the locked cell {gid} failed before any answer cell ran "
+                f"({error.get('ename')}: {str(error.get('evalue', ''))[:200]}); "
+                "the grading environment is broken, not the notebook",
+            )
         if "CellTimeoutError" in enames or "TimeLimitExceeded" in enames:
             sub.flag(pipeline.TIMED_OUT, f"{gid} ran out of time")
         if "MemoryError" in enames:
@@ -419,11 +496,56 @@ def read_outputs(sub: Submission) -> None:
             }
 
 
+def verify_signatures(sub: Submission) -> None:
+    """Zero every test cell whose ``check`` calls did not all print a valid signature.
+
+    The kernel ran student code, so its outputs are only evidence; a signature is made by the
+    warden in the kernel with a key this process generated, for a part that really passed."""
+    checks = sub.lesson_info.get("checks") or {}
+    if sub.autograded is None or not checks:
+        return
+    if STATE.key is None or STATE.boot_error:
+        sub.flag(
+            pipeline.GRADER_CRASHED,
+            f"the kernel could not be switched to grading mode ({STATE.boot_error})",
+        )
+        for gid in checks:
+            if gid in sub.grades:
+                sub.grades[gid]["score"], sub.grades[gid]["manual"] = 0.0, True
+        return
+    nb = json.loads(sub.autograded.read_text(encoding="utf-8"))
+    seen: set[str] = set()
+    for cell in nb.get("cells", []):
+        gid = grade_id_of(cell)
+        if cell.get("cell_type") != "code" or gid not in checks or gid in seen:
+            continue
+        seen.add(gid)
+        grade = sub.grades.get(gid)
+        if not grade or not grade.get("score"):
+            continue
+        stdout = "".join(
+            _text(o)
+            for o in cell.get("outputs", [])
+            if o.get("output_type") == "stream" and o.get("name") == "stdout"
+        )
+        missing = kernel_boot.verified(STATE.key, sub.lesson, checks[gid], stdout)
+        if missing:
+            grade["score"] = 0.0
+            sub.flag(pipeline.UNVERIFIED, f"{gid}: no valid pass from " + ", ".join(missing))
+            if gid in sub.tests:
+                sub.tests[gid]["score"] = 0.0
+                sub.tests[gid]["message"] = (
+                    sub.tests[gid].get("message", "") + "\n(0 points: the grader could not "
+                    "confirm that the check ran and passed)"
+                ).strip()
+
+
 GRADE_STEPS: list[pipeline.Step] = [
     *pipeline.INSPECT_STEPS,
     autograde,
     collect_grades,
     read_outputs,
+    verify_signatures,
 ]
 
 
@@ -434,6 +556,8 @@ GRADE_STEPS: list[pipeline.Step] = [
 def grade_task(task: dict[str, Any]) -> dict[str, Any]:
     """Grade one (student, lesson) submission; never raises."""
     started = time.monotonic()
+    STATE.key, STATE.boot_error = None, None
+    STATE.salt = bytes.fromhex(task.get("salt", ""))
     STATE.limits = Limits(**task["limits"])
     STATE.deadline = started + STATE.limits.timeout
     sub = Submission(
@@ -452,6 +576,61 @@ def grade_task(task: dict[str, Any]) -> dict[str, Any]:
             sub.zero_grades()
     sub.seconds = time.monotonic() - started
     return sub.result()
+
+
+def _become_subreaper() -> None:
+    """Orphans of this worker's kernels (a daemonised process) become its children."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:  # pragma: no cover - not Linux
+        pass
+
+
+def _children() -> list[int]:
+    me, out = os.getpid(), []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+            out.append(int(entry.name))
+    return out
+
+
+def _kill_strays() -> None:
+    """Kill every child of this worker except the kernel started ahead for the next task."""
+    keep = {getattr(WARM.km, "kernel_pid", None)} if WARM.km is not None else set()
+    for _ in range(5):
+        strays = [pid for pid in _children() if pid not in keep]
+        if not strays:
+            return
+        for pid in strays:
+            _kill_group(pid)
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        time.sleep(0.05)
+
+
+def _warm_caches() -> None:
+    """Build matplotlib's font cache once, in this worker; every kernel starts with a copy.
+
+    A confined kernel may write only inside its own folder, so it gets its own
+    ``MPLCONFIGDIR`` there (:class:`LimitedKernelManager`); without a cache matplotlib would
+    rebuild it in every kernel, and without a writable folder it would fail at import."""
+    try:
+        import matplotlib
+        import matplotlib.font_manager  # builds the cache
+
+        STATE.font_caches = tuple(Path(matplotlib.get_cachedir()).glob("fontlist-*.json"))
+    except Exception:  # pragma: no cover
+        STATE.font_caches = ()
 
 
 def _setup_logging(log_path: Path) -> None:
@@ -474,6 +653,10 @@ def worker_main(conn: Any, root: str, course_root: str, template_db: str) -> Non
     WORKER = WorkerCourse(Path(root), course.config(), course.source_dir, Path(template_db))
     _setup_logging(Path(root) / "worker.log")
     STATE.conn = conn
+    # kernels may not read the course (gradebook, submissions, solutions) nor the workers' copies
+    STATE.hide = (str(course.root), str(Path(root).parent))
+    _become_subreaper()
+    _warm_caches()
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -487,4 +670,5 @@ def worker_main(conn: Any, root: str, course_root: str, template_db: str) -> Non
         if fault == "crash-worker":  # fault injection for the supervisor's tests
             os._exit(3)
         result = grade_task(task)
+        _kill_strays()
         conn.send(("result", result))

@@ -11,7 +11,7 @@ import pytest
 
 import autograder
 import nnkit
-from autograder import CheckFailed, check, framework, self_check
+from autograder import CheckFailed, check, framework, sandbox, self_check
 
 
 def _stable_sigmoid(a):
@@ -139,7 +139,8 @@ def test_editing_the_grader_registry_or_its_functions_is_undone():
     code = l02_softmax._softmax_hidden.__code__
     spec.cases["hidden"] = lambda rng: []
     spec.mistakes.clear()
-    l02_softmax._softmax_hidden.__code__ = (lambda rng: []).__code__
+    with pytest.raises(sandbox.WardenError):  # code of the grader cannot be replaced at all
+        l02_softmax._softmax_hidden.__code__ = (lambda rng: []).__code__
     framework.MANIFEST.clear()
     compare_case = framework.Context.compare_case
     framework.Context.compare_case = lambda *args, **kwargs: None
@@ -292,3 +293,344 @@ def test_every_value_graded_function_has_a_mistake_catalogue():
         # Functions graded only by custom runners (statistics of random initialisers, behaviour of
         # xor_params/train_mlp) name their mistakes in the runner; their mutant tests prove it.
         assert len(spec.mistakes) >= 4, spec.name
+
+
+# --------------------------------------------------------------------------------------------
+# A hostile answer inside the kernel: what the warden and the frozen outputs hold off
+
+
+def _stable_sce(logits, y):
+    z = np.asarray(logits, dtype=float)
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    n = len(y)
+    grad = np.exp(logp)
+    grad[np.arange(n), y] -= 1
+    return float(-logp[np.arange(n), y].mean()), grad / n
+
+
+def _walk_for_expected(start):
+    f = start
+    while f is not None:
+        value = f.f_locals.get("expected", f.f_locals.get("numeric"))
+        if value is not None:
+            return value
+        f = f.f_back
+    return None
+
+
+def test_a_function_cannot_read_the_expected_value_from_the_graders_frames():
+    """Can an answer walk up the stack (sys._getframe, a traceback) to the expected value?"""
+
+    def by_getframe(z):
+        found = _walk_for_expected(sys._getframe())
+        return found if found is not None else np.exp(z)
+
+    def by_traceback(z):
+        try:
+            raise ValueError
+        except ValueError as exc:
+            found = _walk_for_expected(exc.__traceback__.tb_frame)
+        return found if found is not None else np.exp(z)
+
+    for cheat in (by_getframe, by_traceback):
+        with pytest.raises(CheckFailed, match="not allowed while grading"):
+            check("softmax", cheat, part="values")
+
+    # a custom runner computes its oracle (a numerical gradient) before calling the student
+    def gradient_thief(logits, y):
+        found = _walk_for_expected(sys._getframe())
+        return (0.0, found) if found is not None else (0.0, np.zeros(np.shape(logits)))
+
+    with pytest.raises(CheckFailed, match="not allowed while grading"):
+        check("softmax_cross_entropy", gradient_thief, part="gradient")
+    check("softmax_cross_entropy", _stable_sce, part="gradient")  # the honest one still passes
+
+
+def test_an_output_object_cannot_lie_to_the_comparison():
+    """Do an ndarray subclass with lying ufuncs/astype, or an object whose __array__ fetches the
+    expected value, fail like the wrong answers they are?"""
+
+    class UfuncLiar(np.ndarray):
+        def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+            if ufunc is np.subtract:
+                return np.zeros(self.shape)
+            inputs = [i.view(np.ndarray) if isinstance(i, UfuncLiar) else i for i in inputs]
+            return getattr(ufunc, method)(*inputs, **kwargs)
+
+    class AstypeLiar(np.ndarray):
+        def astype(self, *args, **kwargs):
+            caller = sys._getframe(1).f_locals
+            if "expected" in caller:
+                return np.asarray(caller["expected"]).astype(*args, **kwargs)
+            return np.ndarray.astype(self, *args, **kwargs)
+
+    class ScalarLiar:
+        def __array__(self, dtype=None, copy=None):
+            caller = sys._getframe(1)
+            while caller is not None and "expected" not in caller.f_locals:
+                caller = caller.f_back
+            return np.asarray(caller.f_locals["expected"] if caller else 0.0)
+
+        def __float__(self):
+            return float(np.asarray(self))
+
+    for liar in (UfuncLiar, AstypeLiar):
+        with pytest.raises(CheckFailed, match="differs from the expected"):
+            check("softmax", lambda z, cls=liar: np.zeros(np.shape(z)).view(cls), part="values")
+    with pytest.raises(CheckFailed, match="expected a number"):
+        check("cross_entropy", lambda p, y: ScalarLiar(), part="values")
+
+
+def test_the_reference_cannot_be_reached_by_another_path():
+    """Unwrapped function, private helper, the reference's own layer, a thread, a guard turned
+    off and on again, allow_references from student code: is every one caught?"""
+    import threading
+
+    import nnkit.layers
+    import nnkit.losses
+    from nnkit import _guard
+
+    raw = next(r for name, _, r in _guard.registered() if name == "softmax")
+    assert raw is nnkit.softmax.__closure__[0].cell_contents  # reachable, but watched
+
+    def in_thread(z):
+        out = []
+
+        def work():
+            try:
+                out.append(nnkit.softmax(z))
+            except Exception:  # the call is recorded all the same
+                pass
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        return out[0] if out else np.exp(z)
+
+    def guard_off_and_on(z):
+        token = _guard._forbidden.set(frozenset())
+        try:
+            return nnkit.softmax(z)
+        finally:
+            _guard._forbidden.reset(token)
+
+    def lift_ban(z):
+        with framework.allow_references():
+            return nnkit.softmax(z)
+
+    cheats = {
+        "unwrapped": lambda z: raw(z),
+        "private helper": lambda z: nnkit.losses._softmax(np.asarray(z, dtype=float)),
+        "thread": in_thread,
+        "guard off and on": guard_off_and_on,
+    }
+    for label, cheat in cheats.items():
+        with pytest.raises(CheckFailed, match=r"calls nnkit\.softmax") as info:
+            check("softmax", cheat, part="values")
+        assert info.value.lines[0].startswith("✗ softmax"), label
+    with pytest.raises(CheckFailed, match="from outside the grader"):
+        check("softmax", lift_ban, part="values")
+    with pytest.raises(CheckFailed, match=r"calls nnkit\.sigmoid"):
+        check("sigmoid", lambda a: nnkit.layers.Sigmoid().forward(np.asarray(a)), part="values")
+    with pytest.raises(sandbox.WardenError):
+        type(raw)(raw.__code__, raw.__globals__)  # a fresh function from the reference's code
+    # an allowed reference may still use a helper it shares with a forbidden one
+    outcome = sandbox.call_student(nnkit.sigmoid_grad, (np.ones(3),), forbid=("sigmoid",))
+    assert outcome.error is None and outcome.reference_calls == []
+
+
+def test_runners_get_plain_containers_back_from_a_student_call():
+    """A runner unpacks or measures what a student returned (``out, cache = got``, ``len``,
+    ``np.asarray``): does it get exact built-in types, so none of the student's code runs?"""
+
+    class Pair(tuple):
+        def __len__(self):
+            raise AssertionError("student code ran in the grader")
+
+    class Arr(np.ndarray):
+        @property
+        def shape(self):
+            raise AssertionError("student code ran in the grader")
+
+    class ArrayLike:
+        def __array__(self, dtype=None, copy=None):
+            return np.ones(2)
+
+    ctx = framework.Context(framework.SPECS["softmax"], framework.find_part("softmax", "values"))
+    x = np.ones(3)
+    got = ctx.call(lambda z: Pair((np.zeros(2).view(Arr), "cache")), (x,))
+    assert type(got) is tuple and type(got[0]) is np.ndarray and got[1] == "cache"
+    assert type(ctx.call(lambda z: np.zeros(2).view(Arr), (x,))) is np.ndarray
+    assert type(ctx.call(lambda z: ArrayLike(), (x,))) is np.ndarray
+
+
+def test_the_graders_code_and_snapshot_cannot_be_switched_off():
+    """Patching the restorer's code is refused; emptying the Python-side snapshot lists and
+    replacing the comparison does not change a grade (the warden restores from its own copy)."""
+    import autograder.diagnose
+
+    with pytest.raises(sandbox.WardenError):
+        sandbox.restore_tampered.__code__ = (lambda: []).__code__
+    with pytest.raises(sandbox.WardenError):
+        framework._run_part.__defaults__ = ()
+    saved = list(sandbox._SNAPSHOT._saved), list(sandbox._CODE), list(sandbox._CLASSES)
+    compare = autograder.diagnose.compare
+    try:
+        sandbox._SNAPSHOT._saved.clear()
+        sandbox._CODE.clear()
+        sandbox._CLASSES.clear()
+        autograder.diagnose.compare = lambda *a, **k: None
+
+        def patch_inside(z):
+            autograder.diagnose.compare = lambda *a, **k: None
+            return np.exp(z)
+
+        for wrong in (lambda z: np.exp(z), patch_inside):
+            with pytest.raises(CheckFailed, match="without dividing"):
+                check("softmax", wrong, part="values")
+        assert autograder.diagnose.compare is compare
+    finally:
+        sandbox._SNAPSHOT._saved[:], sandbox._CODE[:], sandbox._CLASSES[:] = saved
+        autograder.diagnose.compare = compare
+
+
+def test_the_graders_tables_are_restored_not_only_their_names():
+    """Swapping an entry of the captured references, or of a runner's settings, in place:
+    is the table put back before the check uses it?"""
+    from autograder.cases import l03_backprop
+
+    captured = framework._REFERENCES["softmax"]
+    settings = dict(l03_backprop.TRAIN_KWARGS)
+    try:
+        framework._REFERENCES["softmax"] = lambda z: np.exp(z)
+        l03_backprop.TRAIN_KWARGS.clear()
+        with pytest.raises(CheckFailed, match="without dividing"):
+            check("softmax", lambda z: np.exp(z), part="values")
+        assert framework._REFERENCES["softmax"] is captured
+        assert l03_backprop.TRAIN_KWARGS == settings
+    finally:
+        framework._REFERENCES["softmax"] = captured
+        l03_backprop.TRAIN_KWARGS.update(settings)
+
+
+def test_notebook_guard_puts_check_back_after_del_and_a_builtins_replacement():
+    """`del check` plus a `check` in builtins: is the real one bound again before the next cell?"""
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    import builtins
+
+    shell = interactiveshell.InteractiveShell.instance()
+    try:
+        shell.run_cell("from autograder import check")
+        framework.protect_names_in_notebook(check=check, self_check=self_check)
+        shell.run_cell("pass")
+        shell.run_cell("import builtins\nbuiltins.check = lambda *a, **k: None\ndel check")
+        shell.run_cell("verdict = check")
+        assert shell.user_ns["verdict"] is check
+    finally:
+        builtins.__dict__.pop("check", None)
+        interactiveshell.InteractiveShell.clear_instance()
+
+
+GRADING_SCRIPT = r"""
+import io, os, socket, sys, threading, time
+import numpy as np
+import autograder
+from autograder import CheckFailed, check, framework, sandbox
+
+key, salt = b"k" * 32, b"s" * 32
+assert sandbox.enter_grading_mode(key, salt)
+assert not sandbox.enter_grading_mode(b"x" * 32, b"")  # once only
+
+def softmax(z):
+    z = np.asarray(z)
+    z = z if z.dtype.kind == "f" else z.astype(float)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+def run(label, fn, part):
+    # check prints to the process's real stdout (in grading mode it puts sys.stdout back)
+    print(f"<<{label}", file=sys.__stdout__, flush=True)
+    try:
+        check("softmax", fn, part=part)
+    except CheckFailed as failed:
+        print("FAILED", str(failed).replace("\n", " "), file=sys.__stdout__)
+    print(f">>{label}", file=sys.__stdout__, flush=True)
+
+run("good", softmax, "values")
+run("wrong", lambda z: np.exp(z), "values")
+sys.stdout = io.StringIO()  # a clumsy answer cell silences printing
+run("silenced", softmax, "edge")
+
+seen = []
+def recording(z):
+    seen.append(np.asarray(z).copy())
+    return softmax(z)
+run("hidden", recording, "hidden")
+salted = seen[:]
+seen.clear()
+ctx = framework.Context(framework.SPECS["softmax"], framework.find_part("softmax", "hidden"))
+plain = framework.SPECS["softmax"].cases["hidden"](ctx.rng)
+print("SALTED", not np.array_equal(salted[0], plain[0].args[0]), file=sys.__stdout__)
+run("hidden again", recording, "hidden")
+print("DETERMINISTIC", all(np.array_equal(a, b) for a, b in zip(salted, seen)), file=sys.__stdout__)
+
+refused = []
+for label, attempt in {
+    "fork": os.fork,
+    "socket": lambda: socket.create_connection(("127.0.0.1", 9)),
+    "gc": lambda: __import__("gc").get_objects(),
+    "settrace": lambda: sys.settrace(lambda *a: None),
+    "ctypes": lambda: __import__("ctypes").string_at(id(1), 1),
+    "kill": lambda: os.kill(os.getppid(), 0),
+}.items():
+    try:
+        attempt()
+    except sandbox.WardenError:
+        refused.append(label)
+print("REFUSED", ",".join(refused), file=sys.__stdout__)
+
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()
+run("thread", softmax, "values")
+stop.set()
+time.sleep(0.2)
+# a thread alive when the check starts (it could patch the grader after the check restored it)
+# that is gone by the time the check would sign
+threading.Thread(target=time.sleep, args=(0.05,), daemon=True).start()
+def slow_softmax(z):
+    time.sleep(0.1)
+    return softmax(z)
+run("thread gone", slow_softmax, "values")
+"""
+
+
+def test_grading_mode_signs_only_real_passes_and_locks_the_kernel(tmp_path):
+    """In grading mode (a fresh process): does a real pass carry a signature only this key
+    verifies, a wrong answer none, a hidden part new (salted, repeatable) inputs; is a
+    silenced stdout put back; are processes, sockets, gc, tracing, ctypes, signals refused, and
+    a check refused while a notebook's thread runs (or ran when it started)?"""
+    import re
+    import subprocess
+
+    from autograder.instructor.kernel_boot import verified
+
+    script = tmp_path / "grading.py"
+    script.write_text(GRADING_SCRIPT)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = run.stdout
+    blocks = dict(re.findall(r"<<(.+?)\n(.*?)>>\1", out, re.S))
+    key = b"k" * 32
+
+    def signed(label, part="values", key=key):
+        return verified(key, "02_softmax", [("softmax", part)], blocks[label]) == []
+
+    assert signed("good") and not signed("good", key=b"o" * 32), out
+    assert not signed("wrong") and "FAILED" in blocks["wrong"], out
+    assert signed("silenced", "edge"), out
+    assert signed("hidden", "hidden") and signed("hidden again", "hidden"), out
+    assert "SALTED True" in out and "DETERMINISTIC True" in out, out
+    assert "REFUSED fork,socket,gc,settrace,ctypes,kill" in out, out
+    for label in ("thread", "thread gone"):
+        assert "background threads" in blocks[label] and not signed(label), (label, out)

@@ -91,3 +91,35 @@ def test_whitespace_only_edits_of_locked_cells_are_not_tampering(tiny_course, in
         if cell.get("metadata", {}).get("nbgrader", {}).get("locked"):
             cell["source"] = "".join(cell["source"]) + "\n\n   \n"
     assert _inspect(tiny_course, info, "w", nb).statuses == []
+
+
+def _with_error(cell: dict, ename: str, evalue: str) -> dict:
+    cell["outputs"] = [
+        {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [evalue]}
+    ]
+    return cell
+
+
+@pytest.mark.parametrize("failing", ["setup", "add"])
+def test_a_failing_setup_cell_is_the_graders_fault_not_the_students(
+    tiny_course, info, tmp_path, failing
+):
+    """Is a locked setup cell that fails before any answer cell ran a 'grader crashed' (retried
+    next run), while the same error in the student's answer cell is the student's own?"""
+    from autograder.instructor import worker
+
+    nb = solved(tiny_course, "01_add")
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == failing:
+            _with_error(cell, "RuntimeError", "'inline' is not a recognised backend name")
+    graded = tmp_path / "01_add.ipynb"
+    graded.write_text(json.dumps(nb), encoding="utf-8")
+    sub = pipeline.Submission("s", "01_add", graded, info["01_add"], all_lessons=info)
+    sub.autograded = graded
+    worker.read_outputs(sub)
+    if failing == "setup":
+        assert sub.statuses == [pipeline.GRADER_CRASHED], sub.statuses
+        assert any("setup" in d and "environment" in d for d in sub.details), sub.details
+    else:
+        assert pipeline.GRADER_CRASHED not in sub.statuses
+        assert pipeline.ANSWER_ERROR in sub.hints
