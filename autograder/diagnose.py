@@ -127,7 +127,7 @@ def compare(
                 return bad
         return None
     if isinstance(expected, numbers.Number) and not isinstance(expected, np.ndarray):
-        arr = _as_number_array(got)
+        arr = None if isinstance(got, (list, tuple)) else _as_number_array(got)
         if arr is None or arr.size != 1 or (isinstance(got, np.ndarray) and got.ndim > 0):
             return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected a number")
         return _compare_values(
@@ -146,9 +146,8 @@ def compare(
         else:
             return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected an array")
     if got.shape != expected.shape:
-        return Mismatch(
-            "shape", where, f"{where} has shape {got.shape}; expected shape {expected.shape}"
-        )
+        want = f"expected shape {expected.shape}" if reveal else "not the expected shape"
+        return Mismatch("shape", where, f"{where} has shape {got.shape}; {want}")
     if expected.dtype.kind == "f" and got.dtype.kind not in "f":
         return Mismatch(
             "dtype",
@@ -185,8 +184,8 @@ def _compare_values(
             return Mismatch(
                 "nonfinite",
                 where,
-                f"{where} contains {what} in {count} of {g.size} entries where a finite value "
-                "was expected (an overflow, log(0) or 0/0 somewhere?)",
+                f"{where} contains {what} in {_entries(count, g.size, reveal)} where a finite "
+                "value was expected (an overflow, log(0) or 0/0 somewhere?)",
             )
         if (g_fin != e_fin).any() or (~e_fin & (g != e) & ~(_isnan(g) & _isnan(e))).any():
             return Mismatch(
@@ -214,9 +213,20 @@ def _compare_values(
             return Mismatch(
                 "values",
                 where,
-                f"{where} differs from the expected values in {bad} of {g.size} entries ({size})",
+                f"{where} differs from the expected values in {_entries(bad, g.size, reveal)} "
+                f"({size})",
             )
     return None
+
+
+def _entries(count: int, size: int, reveal: bool) -> str:
+    """``3 of 20 entries``; for a hidden test a rough share, which does not give the size."""
+    if reveal:
+        return f"{count} of {size} entries"
+    if count == size:
+        return "every entry"
+    share = count / size
+    return "a few entries" if share < 0.25 else "many entries" if share < 0.75 else "most entries"
 
 
 def outputs_equal(a: Any, b: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bool:

@@ -367,6 +367,8 @@ class Context:
                 "rewrite the formula so no intermediate value overflows"
             )
         for w in outcome.warnings[:3]:
+            if self.hidden:  # a warning's text may quote hidden inputs: its category only
+                w = w.split(":", 1)[0] + " (its message stays hidden during grading)"
             self.hint(f"{who} raised a warning{on}: {w}")
         if outcome.printed:
             if self.hidden:
@@ -396,8 +398,11 @@ class Context:
         if outcome.error is not None:
             err = outcome.error
             text = str(err).splitlines()[0][:300] if str(err) else ""
+            shown = text
+            if self.hidden:  # an exception's text may quote hidden inputs or shapes
+                shown = "(its message stays hidden during grading)"
             self.fail(
-                f"Your {who} raised {type(err).__name__}{on}: {text}"
+                f"Your {who} raised {type(err).__name__}{on}: {shown}"
                 + (
                     "\n    (shape errors in matrix products often mean a transposed matrix: "
                     "samples are rows, X is (N, D) and W is (M, D), so use X @ W.T)"

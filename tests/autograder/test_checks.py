@@ -57,6 +57,54 @@ def test_hidden_failures_give_only_a_rough_error_size():
     assert "largest difference" in str(info.value)
 
 
+def _sigmoid_that_quotes_its_input(kind):
+    def sigmoid(a):
+        text = "input was " + np.array2string(np.asarray(a).ravel()[:3], precision=6)
+        if kind == "raise":
+            raise ValueError(text)
+        warnings.warn(text, stacklevel=1)
+        return _stable_sigmoid(a)
+
+    return sigmoid
+
+
+@pytest.mark.parametrize("kind", ["raise", "warn"])
+def test_hidden_parts_never_show_an_exceptions_or_warnings_text(kind, capsys):
+    """An answer that raises or warns with its input in the text: the visible part shows that
+    text (it helps), the hidden part shows only the kind (it would quote hidden inputs)."""
+    fn = _sigmoid_that_quotes_its_input(kind)
+    for part, shown in (("values", True), ("hidden", False)):
+        try:
+            check("sigmoid", fn, part=part)
+            text = capsys.readouterr().out
+        except CheckFailed as failed:
+            text = capsys.readouterr().out + str(failed)
+        assert ("ValueError" if kind == "raise" else "UserWarning") in text, text
+        assert ("input was" in text) is shown, (part, text)
+
+
+def test_hidden_parts_do_not_reveal_shapes_or_sizes():
+    """A wrong-shaped or partly wrong hidden answer: no expected shape or entry count shown."""
+    with pytest.raises(CheckFailed) as info:
+        check("sigmoid", lambda a: np.zeros(3), part="hidden")
+    assert "expected shape (" not in str(info.value) and "not the expected shape" in str(
+        info.value
+    )
+    with pytest.raises(CheckFailed) as info:
+        check("sigmoid", lambda a: _stable_sigmoid(a) * 1.5, part="hidden")
+    assert " of " not in str(info.value).split("differs", 1)[1].split("(")[0], str(info.value)
+    with pytest.raises(CheckFailed) as info:
+        check("sigmoid", lambda a: np.zeros(3), part="values")
+    assert "expected shape (" in str(info.value)
+
+
+def test_a_number_must_not_come_wrapped_in_a_list():
+    """A schedule returning [lr] instead of lr fails with a message saying what to return."""
+    with pytest.raises(CheckFailed) as info:
+        check("step_decay", lambda lr0, epoch, drop=0.5, every=10: [lr0 * drop ** (epoch // every)])
+    assert "is a list; expected a number" in str(info.value)
+
+
 def test_student_warnings_stderr_and_prints_become_stdout_hints(capsys):
     """Are warnings, prints to stderr and NumPy overflow of a student shown as hints on stdout?"""
 
