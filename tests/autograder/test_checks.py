@@ -87,9 +87,7 @@ def test_hidden_parts_do_not_reveal_shapes_or_sizes():
     """A wrong-shaped or partly wrong hidden answer: no expected shape or entry count shown."""
     with pytest.raises(CheckFailed) as info:
         check("sigmoid", lambda a: np.zeros(3), part="hidden")
-    assert "expected shape (" not in str(info.value) and "not the expected shape" in str(
-        info.value
-    )
+    assert "expected shape (" not in str(info.value) and "not the expected shape" in str(info.value)
     with pytest.raises(CheckFailed) as info:
         check("sigmoid", lambda a: _stable_sigmoid(a) * 1.5, part="hidden")
     assert " of " not in str(info.value).split("differs", 1)[1].split("(")[0], str(info.value)
