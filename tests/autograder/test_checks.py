@@ -479,6 +479,18 @@ def test_the_reference_cannot_be_reached_by_another_path():
         check("softmax", lift_ban, part="values")
     with pytest.raises(CheckFailed, match=r"calls nnkit\.sigmoid"):
         check("sigmoid", lambda a: nnkit.layers.Sigmoid().forward(np.asarray(a)), part="values")
+    from nnkit import functional
+
+    floats = lambda a: np.asarray(a, dtype=np.result_type(np.asarray(a), float))  # noqa: E731
+    for name, alias in {
+        "tanh": lambda a: functional.tanh_forward(a)[0],
+        "tanh layer": lambda a: nnkit.layers.Tanh().forward(floats(a)),
+        "leaky_relu": lambda a, k=0.01: functional.leaky_relu_forward(a, k)[0],
+        "relu": lambda a: functional.relu_forward(a)[0],
+    }.items():
+        function = name.split()[0]
+        with pytest.raises(CheckFailed, match=rf"calls nnkit\.{function}"):
+            check(function, alias, part="values")
     with pytest.raises(sandbox.WardenError):
         type(raw)(raw.__code__, raw.__globals__)  # a fresh function from the reference's code
     # an allowed reference may still use a helper it shares with a forbidden one
