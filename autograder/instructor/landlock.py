@@ -11,7 +11,8 @@ process and everything it starts:
   submissions, solutions) or the workers' copies of it;
 * writing: only its own folder (``AUTOGRADER_KERNEL_DIR``: working directory, ``TMPDIR``,
   ``IPYTHONDIR``) and ``/dev/null``;
-* network (ABI 4): bind only its own ports, connect nowhere;
+* network (ABI 4): no TCP at all — the worker's kernels talk over Unix sockets in their own
+  folder — or, for a kernel on TCP, bind only its own ports; connect nowhere;
 * signals and abstract Unix sockets (ABI 6): nothing outside itself; Landlock also forbids
   ptrace of processes outside the domain.
 
@@ -227,6 +228,8 @@ def _ports(path: Path | None) -> list[int]:
     if path is None:
         return []
     info = json.loads(path.read_text())
+    if info.get("transport", "tcp") != "tcp":  # ipc: socket files in the kernel's folder
+        return []
     return [int(info[k]) for k in info if k.endswith("_port")]
 
 

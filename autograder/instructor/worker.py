@@ -108,6 +108,10 @@ def _kill_group(pid: int) -> None:
             continue
 
 
+# A Unix socket's path holds at most 107 bytes; the kernel's sockets are "<prefix>-<n>".
+_MAX_SOCKET_PREFIX = 100
+
+
 class LimitedKernelManager(AsyncKernelManager):
     """Starts a confined kernel in a private folder with a fresh signing key, then caps its
     address space and tells the parent its pid."""
@@ -151,6 +155,13 @@ class LimitedKernelManager(AsyncKernelManager):
             }
         )
         kw["env"], kw["cwd"] = env, str(folder)
+        sockets = str(folder / "zmq")
+        if len(sockets.encode()) <= _MAX_SOCKET_PREFIX:
+            # Unix sockets in the kernel's folder, not TCP ports: jupyter_client picks free TCP
+            # ports by binding and releasing them, so two kernels starting at once (N workers,
+            # each with a warm kernel) can be handed the same port, and one dies at start
+            # (jupyter_client#154). A socket file in a private folder cannot collide.
+            self.transport, self.ip, self.cache_ports = "ipc", sockets, False
         await super()._async_start_kernel(**kw)
         pid = self.provisioner.pid if self.provisioner else None
         self.kernel_pid = pid
@@ -365,14 +376,38 @@ def autograde(sub: Submission) -> None:
     watchdog = threading.Timer(remaining, _time_is_up)
     watchdog.daemon = True
     watchdog.start()
+    errors = _ErrorLines()
+    converter.log.addHandler(errors)
     try:
         converter.start()
     except NbGraderException:
-        sub.details.append("nbgrader could not grade this notebook (see the worker log)")
+        sub.details.append(f"nbgrader could not grade this notebook ({errors.reason()})")
     finally:
+        converter.log.removeHandler(errors)
         watchdog.cancel()
     notebook = out / f"{nb_name}.ipynb"
     sub.autograded = notebook if notebook.is_file() else None
+
+
+class _ErrorLines(logging.Handler):
+    """The errors nbgrader logs while it grades one notebook (the worker's log is removed
+    with the run's folder, so the reason must travel with the result)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.extend(record.getMessage().strip().splitlines())
+
+    def reason(self) -> str:
+        """The last exception line of a logged traceback, else the last error logged."""
+        for line in reversed(self.lines):
+            head = line.split(":", 1)[0]
+            if head and not line.startswith(" ") and head.replace(".", "").isidentifier():
+                if head.endswith(("Error", "Exception", "Exit", "Interrupt")):
+                    return line[:300]
+        return self.lines[-1][:300] if self.lines else "no error was logged"
 
 
 def _time_is_up() -> None:

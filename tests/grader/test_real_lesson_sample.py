@@ -110,7 +110,7 @@ def test_test_cells_that_did_not_run_their_check_earn_nothing(graded_real):
     """Checks removed from every test cell (an input transformer): the cells raise nothing, but
     no signed pass reached the grader, so no cell counts."""
     result = graded_real["drop_checks"]
-    assert "unverified pass" in result["status"], result
+    assert "unverified pass" in result["status"], (result["status"], result["details"])
     assert result["score"] == 0, result["tests"]
 
 
@@ -121,7 +121,7 @@ def test_an_answer_cell_cannot_touch_the_grader_or_other_submissions(graded_real
     import site
 
     result = graded_real["vandal"]
-    assert result["status"] == ["ok"], result
+    assert result["status"] == ["ok"], (result["status"], result["details"])
     assert result["score"] == result["max_score"]
     assert not any(Path(d, "zz_vandal.pth").exists() for d in site.getsitepackages())
     graded = json.loads(Path(graded_real["_course"], result["autograded"]).read_text())
