@@ -124,6 +124,8 @@ def _nest(w, g, s, lr=0.01, momentum=0.9, kind="ok"):
         return w - lr * (g - momentum * b), b
     if kind == "nomu":
         return w - lr * (g + b), b
+    if kind == "mu on g":
+        return w - lr * (momentum * g + b), b
     if kind == "damp":
         b = g.copy() if s is None else momentum * s + (1 - momentum) * g
         return w - lr * (g + momentum * b), b
@@ -131,6 +133,8 @@ def _nest(w, g, s, lr=0.01, momentum=0.9, kind="ok"):
 
 
 def _adagrad(w, g, s, lr=0.01, eps=1e-10, kind="ok"):
+    if kind == "starts at 0.1":
+        s = np.full_like(np.asarray(w, dtype=float), 0.1) if s is None else s
     if kind == "mean":
         r, t = (0, 0) if s is None else s
         r, t = r + g * g, t + 1
@@ -295,6 +299,13 @@ NESTEROV_MISTAKES = [
         kind="nomu",
     ),
     M("dampening", _nest, "the buffer is damped with (1 − μ); use b = μ b + g.", kind="damp"),
+    M(
+        "mu on the gradient",
+        _nest,
+        "the momentum factor multiplies the gradient instead of the buffer: "
+        "w_new = w − lr · (g + μ b).",
+        kind="mu on g",
+    ),
 ]
 ADAGRAD_MISTAKES = [
     M(
@@ -331,6 +342,13 @@ ADAGRAD_MISTAKES = [
         "the step uses r before adding the current g²: update r = r + g² first, then "
         "divide by sqrt(r) + eps.",
         kind="after",
+    ),
+    M(
+        "accumulator starts at 0.1",
+        _adagrad,
+        "r starts at 0.1 (Keras' initial_accumulator_value); the course, like torch, starts "
+        "the sum of g² at 0, so the first step is lr · g / (|g| + eps).",
+        kind="starts at 0.1",
     ),
 ]
 RMSPROP_MISTAKES = [
@@ -547,6 +565,12 @@ STEP_DECAY_MISTAKES = [
         "times not power",
         lambda lr0, e, drop=0.5, every=10: lr0 * drop * (e // every),
         "drop is multiplied, not raised to the power epoch // every.",
+    ),
+    Mistake(
+        "1 - drop",
+        lambda lr0, e, drop=0.5, every=10: lr0 * (1 - drop) ** (e // every),
+        "the rate is multiplied by 1 − drop; drop is the factor itself: "
+        "lr0 · drop ** (epoch // every) (with drop = 0.1 the rate falls tenfold).",
     ),
 ]
 EXP_DECAY_MISTAKES = [

@@ -218,6 +218,21 @@ def _with_default(**defaults):
     return step
 
 
+def _nest_mu_on_g(w, g, s, lr=0.01, momentum=0.9):
+    b = g.copy() if s is None else momentum * s + g
+    return w - lr * (momentum * g + b), b
+
+
+def _adagrad_from(start):
+    """Adagrad with the accumulator starting at ``start`` (Keras' initial_accumulator_value)."""
+
+    def step(w, g, s, lr=0.01, eps=1e-10):
+        r = (np.full(np.shape(w), start) if s is None else s) + g * g
+        return w - lr * g / (np.sqrt(r) + eps), r
+
+    return step
+
+
 WRONG += [
     # new in the red-team pass
     ("adagrad_step", _adagrad2("mean"), "mean of g²"),
@@ -251,6 +266,9 @@ WRONG += [
     ("exponential_decay", lambda lr0, t, k: lr0 * k**t, "k^t"),
     ("exponential_decay", lambda lr0, t, k: lr0 * np.exp(-k * int(t)), "fractional"),
     ("inverse_time_decay", lambda lr0, t, tau: lr0 / max(t, tau), "tau is missing"),
+    ("nesterov_step", _nest_mu_on_g, "multiplies the gradient instead of the buffer"),
+    ("adagrad_step", _adagrad_from(0.1), "r starts at 0.1"),
+    ("step_decay", lambda lr0, e, drop=0.5, every=10: lr0 * (1 - drop) ** (e // every), "1 − drop"),
     (
         "inverse_time_decay",
         lambda lr0, t, tau: lr0 * tau / min(t, tau) if min(t, tau) else lr0,
