@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,16 +17,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from server_helpers import free_port, stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get_json(url: str):
@@ -39,7 +32,7 @@ def _get_json(url: str):
 @pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is part of the quick start")
 def test_make_lab_serves_the_lessons_folder(tmp_path):
     """Does `make lab` start (also as root) and serve lessons/ with every lesson in it?"""
-    port = _free_port()
+    port = free_port()
     lab_args = (
         f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
         "--IdentityProvider.token= --ServerApp.password="
@@ -74,11 +67,4 @@ def test_make_lab_serves_the_lessons_folder(tmp_path):
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=5).read()
         assert b"JupyterLab" in page
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        stop_process_group(proc, grace=15)

@@ -15,8 +15,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from server_helpers import free_port, stop_process_group
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -56,12 +55,6 @@ def _count_explorer_calls(path: Path) -> int:
 
     nb = nbformat.read(path, as_version=4)
     return sum(len(EXPLORER_CALLS.findall(c.source)) for c in nb.cells if c.cell_type == "code")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _prepare_notebook(root: Path) -> Path:
@@ -163,14 +156,7 @@ def _stop(proc: subprocess.Popen, port: int) -> None:
     if proc.poll() is not None:
         return
     _shutdown_kernels(port)
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    stop_process_group(proc, grace=10)
 
 
 def _run_all_cells(page, attempts: int = 3) -> None:
@@ -235,7 +221,7 @@ def _lesson_in_browser(tmp_path: Path, widgets_enabled: bool = True):
             json.dumps({"disabledExtensions": {"@jupyter-widgets/jupyterlab-manager": True}})
         )
     notebook = _prepare_notebook(root)
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "jupyter-lab.log", "w") as log:
         proc = _start_lab(root, home, port, log)
     try:
