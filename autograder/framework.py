@@ -320,7 +320,7 @@ class Context:
         global_seed: int | None = None,
     ) -> Any:
         """Call a student function; fail the part on an exception, reference call or mutation."""
-        value = self._call(
+        return self._call(
             fn,
             args,
             kwargs,
@@ -330,7 +330,6 @@ class Context:
             who=who,
             global_seed=global_seed,
         ).value
-        return value
 
     def _call(
         self,

@@ -464,6 +464,17 @@ def _student_message(outputs: list[dict], hidden: bool) -> str:
     return message[:4000]
 
 
+def _graded_code_cells(path: Path) -> list[tuple[str, dict]]:
+    """``(grade_id, cell)`` of the graded notebook's code cells, first occurrence of each id."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    seen: dict[str, dict] = {}
+    for cell in nb.get("cells", []):
+        gid = grade_id_of(cell)
+        if cell.get("cell_type") == "code" and gid and gid not in seen:
+            seen[gid] = cell
+    return list(seen.items())
+
+
 def read_outputs(sub: Submission) -> None:
     """Per test: points and student message; statuses and hints from what the cells printed."""
     info = sub.lesson_info
@@ -471,14 +482,8 @@ def read_outputs(sub: Submission) -> None:
         if not sub.statuses:
             sub.flag(pipeline.GRADER_CRASHED, "nbgrader produced no graded notebook")
         return
-    nb = json.loads(sub.autograded.read_text(encoding="utf-8"))
-    seen: set[str] = set()
     answered = False  # has an answer cell (student code) run yet?
-    for cell in nb.get("cells", []):
-        gid = grade_id_of(cell)
-        if cell.get("cell_type") != "code" or not gid or gid in seen:
-            continue
-        seen.add(gid)
+    for gid, cell in _graded_code_cells(sub.autograded):
         outputs = cell.get("outputs", [])
         enames = [o.get("ename") for o in outputs if o.get("output_type") == "error"]
         answered = answered or gid in info["answers"]
@@ -548,13 +553,9 @@ def verify_signatures(sub: Submission) -> None:
             if gid in sub.grades:
                 sub.grades[gid]["score"], sub.grades[gid]["manual"] = 0.0, True
         return
-    nb = json.loads(sub.autograded.read_text(encoding="utf-8"))
-    seen: set[str] = set()
-    for cell in nb.get("cells", []):
-        gid = grade_id_of(cell)
-        if cell.get("cell_type") != "code" or gid not in checks or gid in seen:
+    for gid, cell in _graded_code_cells(sub.autograded):
+        if gid not in checks:
             continue
-        seen.add(gid)
         grade = sub.grades.get(gid)
         if not grade or not grade.get("score"):
             continue

@@ -302,23 +302,30 @@ def test_self_check_guesses_the_lesson_from_the_namespace(capsys):
     assert "Self-check of 02_softmax" in capsys.readouterr().out
 
 
-def test_notebook_guard_rebinds_check_after_an_answer_cell_replaces_it():
-    """In IPython, is `check` put back before the next cell when an answer cell rebinds it?"""
+@pytest.fixture
+def guarded_shell():
+    """An IPython shell that imported ``check`` and has the notebook guard installed."""
     interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
     shell = interactiveshell.InteractiveShell.instance()
     try:
         shell.run_cell("from autograder import check")
         framework.protect_names_in_notebook(check=check, self_check=self_check)
-        shell.run_cell("check = lambda *a, **k: print('fooled')")
-        shell.run_cell("verdict = check")
-        assert shell.user_ns["verdict"] is check
-        # a graded function whose answer cell failed gets a stand-in: "not defined", no NameError
-        shell.run_cell("def softmax(z)\n    return z")
-        result = shell.run_cell('check("softmax", softmax, part="values")')
-        assert isinstance(result.error_in_exec, CheckFailed)
-        assert "softmax is not defined" in str(result.error_in_exec)
+        yield shell
     finally:
         interactiveshell.InteractiveShell.clear_instance()
+
+
+def test_notebook_guard_rebinds_check_after_an_answer_cell_replaces_it(guarded_shell):
+    """In IPython, is `check` put back before the next cell when an answer cell rebinds it?"""
+    shell = guarded_shell
+    shell.run_cell("check = lambda *a, **k: print('fooled')")
+    shell.run_cell("verdict = check")
+    assert shell.user_ns["verdict"] is check
+    # a graded function whose answer cell failed gets a stand-in: "not defined", no NameError
+    shell.run_cell("def softmax(z)\n    return z")
+    result = shell.run_cell('check("softmax", softmax, part="values")')
+    assert isinstance(result.error_in_exec, CheckFailed)
+    assert "softmax is not defined" in str(result.error_in_exec)
 
 
 def test_manifest_parts_all_have_a_runner_and_positive_points():
@@ -572,22 +579,18 @@ def test_the_graders_tables_are_restored_not_only_their_names():
         l03_backprop.TRAIN_KWARGS.update(settings)
 
 
-def test_notebook_guard_puts_check_back_after_del_and_a_builtins_replacement():
+def test_notebook_guard_puts_check_back_after_del_and_a_builtins_replacement(guarded_shell):
     """`del check` plus a `check` in builtins: is the real one bound again before the next cell?"""
-    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
     import builtins
 
-    shell = interactiveshell.InteractiveShell.instance()
+    shell = guarded_shell
     try:
-        shell.run_cell("from autograder import check")
-        framework.protect_names_in_notebook(check=check, self_check=self_check)
         shell.run_cell("pass")
         shell.run_cell("import builtins\nbuiltins.check = lambda *a, **k: None\ndel check")
         shell.run_cell("verdict = check")
         assert shell.user_ns["verdict"] is check
     finally:
         builtins.__dict__.pop("check", None)
-        interactiveshell.InteractiveShell.clear_instance()
 
 
 GRADING_SCRIPT = r"""

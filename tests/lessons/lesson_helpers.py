@@ -196,3 +196,9 @@ def output_text(outputs: list[dict]) -> str:
         elif o["output_type"] == "error":
             parts.append("\n".join(o["traceback"]))
     return "\n".join(parts)
+
+
+def around_traceback(stderr: str) -> str:
+    """The part of a log from its first traceback on (what a failure message should show)."""
+    start = stderr.find("Traceback")
+    return stderr[max(0, start - 300) : start + 2700] if start >= 0 else stderr[-3000:]

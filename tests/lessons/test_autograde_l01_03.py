@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 from lesson_helpers import (
+    around_traceback,
     LESSONS,
     cell_outputs,
     nbgrader,
@@ -178,7 +179,7 @@ def test_autograde_runs_exit_cleanly(autograded):
     """Does every autograde run finish without an error, whatever the students submitted?"""
     for lesson, done in autograded["logs"].items():
         assert done.returncode == 0, f"{lesson}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        assert "Traceback" not in done.stderr, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr, around_traceback(done.stderr)
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
