@@ -1,7 +1,7 @@
 """nnkit: reference implementations of everything the course teaches, in NumPy.
 
 Every graded function of the lessons is importable from the top level under the name and
-signature given in the course specification (``from nnkit import softmax``). Conventions
+signature listed in ``CONVENTIONS.md`` (``from nnkit import softmax``). Conventions
 (samples are rows, ``W`` is ``(out, in)``, losses are batch means, randomness only through
 ``rng``) are written down in ``CONVENTIONS.md``.
 
