@@ -14,13 +14,17 @@ Two layers, so that nnkit works on its own and the grader cannot be talked out o
   rebinding a module global or a closure cell changes nothing.
 
 The wrapped function is not handed out (no ``__wrapped__``); the grader also watches, during a
-student call, for calls of its code by any other path (see :func:`registered`).
+student call, for calls of its code by any other path (see :func:`registered`). What
+``inspect.signature``, ``help()`` and JupyterLab's tooltip show is the wrapped function's
+signature, given to the wrapper as ``__signature__``: a :class:`inspect.Signature` holds the
+parameters' names, kinds, defaults and annotations, never the function itself.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,6 +81,7 @@ def reference(func: F) -> F:
     wrapper = _make(func, name)
     functools.update_wrapper(wrapper, func)
     del wrapper.__wrapped__  # do not hand out an unguarded path to the reference
+    wrapper.__signature__ = inspect.signature(func)  # the real signature, without the function
     wrapper.__nnkit_reference__ = name
     _REGISTRY.append((name, wrapper, func))
     return wrapper  # type: ignore[return-value]
