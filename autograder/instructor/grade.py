@@ -50,10 +50,23 @@ class Task:
 
 
 @dataclass
+class Misnamed:
+    """A student's lesson folder without ``<lesson>.ipynb`` but with other notebooks."""
+
+    student: str
+    lesson: str
+    found: list[Path]  # the notebooks found instead
+    expected: Path
+    would_take: Path | None  # the one grade takes with accept_names (None: cannot choose)
+
+
+@dataclass
 class GradeSummary:
     graded: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    misnamed: list[Misnamed] = field(default_factory=list)  # not graded: wrong file name
+    renamed: list[tuple[Path, Path]] = field(default_factory=list)  # by accept_names
 
     def counts(self) -> Counter:
         return Counter(s for r in self.graded for s in r["status"])
@@ -99,6 +112,87 @@ def find_tasks(
                 continue
             tasks.append(Task(student_dir.name, lesson, path, sha))
     return tasks, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# Submissions under another name ("02_softmax_final (1).ipynb")
+
+WRONG_NAME = "wrong file name"
+
+
+def find_misnamed(
+    course: Course, lessons: Iterable[str], students: Iterable[str] | None = None
+) -> list[Misnamed]:
+    """(student, lesson) pairs without ``<lesson>.ipynb`` whose folder holds other notebooks
+    (in ``submitted/<student>/<lesson>/``, or in ``submitted/<student>/`` named after the lesson).
+    """
+    from .names import match_lesson, version_of
+
+    lessons = list(lessons)
+    wanted = set(students) if students else None
+    out: list[Misnamed] = []
+    if not course.submitted_dir.is_dir():
+        return out
+    for student_dir in sorted(p for p in course.submitted_dir.iterdir() if p.is_dir()):
+        if wanted is not None and student_dir.name not in wanted:
+            continue
+        loose = sorted(p for p in student_dir.glob("*.ipynb") if p.is_file())
+        for lesson in lessons:
+            expected = student_dir / lesson / f"{lesson}.ipynb"
+            if expected.is_file():
+                continue
+            found = sorted(p for p in (student_dir / lesson).glob("*.ipynb") if p.is_file())
+            found += [p for p in loose if match_lesson(p.name, lessons) == lesson]
+            if not found:
+                continue
+            versions = [version_of(p.name) for p in found]
+            take = None
+            if len({base for base, _ in versions}) == 1 and len({p.parent for p in found}) == 1:
+                if len({n for _, n in versions}) == len(found):
+                    take = max(found, key=lambda p: version_of(p.name)[1])
+            out.append(Misnamed(student_dir.name, lesson, found, expected, take))
+    return out
+
+
+def _accept_names(misnamed: list[Misnamed], summary: GradeSummary) -> list[Misnamed]:
+    """Rename every file grade would take to ``<lesson>.ipynb``; return the rest."""
+    left = []
+    for m in misnamed:
+        if m.would_take is None:
+            left.append(m)
+            continue
+        m.expected.parent.mkdir(parents=True, exist_ok=True)
+        m.would_take.rename(m.expected)
+        summary.renamed.append((m.would_take, m.expected))
+    return left
+
+
+def _record_misnamed(
+    course: Course,
+    misnamed: list[Misnamed],
+    store: StatusStore,
+    info: dict[str, Any],
+    scope: tuple[list[str], Iterable[str] | None],
+) -> None:
+    """A ``wrong file name`` result for each pair (report and feedback show it); stale ones go."""
+    lessons, students = scope
+    current = {(m.student, m.lesson) for m in misnamed}
+    for key, result in list(store.data.items()):
+        pair = (result.get("student"), result.get("lesson"))
+        in_scope = pair[1] in lessons and (not students or pair[0] in set(students))
+        expected = course.submitted_dir / pair[0] / pair[1] / f"{pair[1]}.ipynb"
+        stale = WRONG_NAME in result.get("status", []) and pair not in current
+        if in_scope and stale and not expected.is_file():
+            del store.data[key]
+            store.save()
+    for m in misnamed:
+        names = [str(p.relative_to(course.submitted_dir / m.student)) for p in m.found]
+        sub = Submission(m.student, m.lesson, m.expected, info[m.lesson])
+        sub.flag(WRONG_NAME, f"found {', '.join(names)}; expected {m.lesson}.ipynb")
+        sub.zero_grades()
+        result = sub.result()
+        result["found"] = names
+        store.put(result)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,6 +378,7 @@ def grade(
     force: bool = False,
     progress: bool = True,
     faults: dict[str, str] | None = None,
+    accept_names: bool = False,
 ) -> GradeSummary:
     """Autograde every submission that changed since it was last graded.
 
@@ -305,6 +400,10 @@ def grade(
         Re-grade unchanged submissions too.
     faults : dict, optional
         Fault injection for tests: ``{"student/lesson": "crash-worker"}``.
+    accept_names : bool
+        A lesson folder without ``<lesson>.ipynb`` but with one notebook under another name
+        (``02_softmax_final (1).ipynb``): rename it to ``<lesson>.ipynb`` and grade it. Without
+        it such a submission is not graded and gets the status ``wrong file name``.
     """
     from .worker import Limits
 
@@ -324,8 +423,14 @@ def grade(
     if unknown:
         raise ValueError(f"lessons {unknown} are not in the gradebook; known: {sorted(info)}")
     store = StatusStore(course.status_path)
-    tasks, skipped = find_tasks(course, wanted, store, force=force, students=students)
-    summary = GradeSummary(skipped=skipped)
+    students = list(students) if students else None
+    summary = GradeSummary()
+    misnamed = find_misnamed(course, wanted, students)
+    if accept_names:
+        misnamed = _accept_names(misnamed, summary)
+    _record_misnamed(course, misnamed, store, info, (wanted, students))
+    summary.misnamed = misnamed
+    tasks, summary.skipped = find_tasks(course, wanted, store, force=force, students=students)
     if not tasks:
         summary.seconds = time.monotonic() - started
         return summary
