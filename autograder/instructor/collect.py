@@ -187,32 +187,35 @@ def collect(
         If a file cannot be attributed or ordered without guessing (nothing is written).
     """
     source = Path(source)
-    lessons = lessons or course.lessons()
+    every = sorted(set(course.lessons()) | set(lessons or []))  # to tell what a name names
+    lessons = lessons or every
     if not lessons:
         raise ValueError(f"no lessons found in {course.source_dir}; nothing to match files with")
-    if assignment and assignment not in lessons:
-        raise ValueError(f"--lesson {assignment!r} is not a lesson; lessons: {lessons}")
+    if assignment and assignment not in every:
+        raise ValueError(f"--lesson {assignment!r} is not a lesson; lessons: {every}")
     roster = Roster.load(course)
     result = CollectResult(run=datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
     result.roster = [roster.add_file(Path(p)) for p in rosters]
     entries = read_source(source)
-    result.wrappers = strip_wrappers(entries, lessons, is_lms_name)
-    found = identify(entries, lessons, roster, len(result.wrappers))
+    result.wrappers = strip_wrappers(entries, every, is_lms_name)
+    found = identify(entries, every, roster, len(result.wrappers))
     problems: list[str] = []
     usable = [f for f in found if f.lms and f.lms != "metadata" and not f.problem]
     problems += sorted({f.problem for f in found if f.lms == "moodle" and f.problem})
 
-    problems += _assignments(usable, source, result.wrappers, lessons, assignment or "")
+    problems += _assignments(usable, source, result.wrappers, every, assignment or "")
     for f in usable:
         if f.assignment:
             result.assignments["/".join(f.download) or source.name] = f.assignment
         if not f.lesson and f.assignment:
             f.lesson = f.assignment
-            f.note = f"its name names no lesson; taken as {f.assignment}, the assignment"
+            f.add_note(f"its name names no lesson; taken as {f.assignment}, the assignment")
         elif not f.lesson:
-            f.problem = f"file name {f.filename!r} names no lesson of {lessons}"
+            f.problem = f"file name {f.filename!r} names no lesson of {every}"
         elif f.assignment and f.lesson != f.assignment:
-            f.note = f"uploaded to the {f.assignment} assignment"
+            f.add_note(f"uploaded to the {f.assignment} assignment")
+        if f.lesson and f.lesson not in lessons:
+            f.problem = f"a notebook of {f.lesson}, which is not among --lessons {lessons}"
     usable = [f for f in usable if not f.problem]
 
     sources: dict[str, set[str]] = defaultdict(set)
@@ -332,7 +335,7 @@ def _write(
             for old in (target, dest / "timestamp.txt"):
                 if old.is_file():
                     shutil.move(str(old), backup / old.name)
-            f.note = "; ".join(p for p in (f.note, f"the notebook it replaced is in {backup}") if p)
+            f.add_note(f"the notebook it replaced is in {backup}")
         if action != "unchanged":
             _atomic_write(target, f.entry.data())
             stamp = dest / "timestamp.txt"

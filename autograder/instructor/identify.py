@@ -51,6 +51,9 @@ class Found:
     def rel(self) -> str:
         return self.entry.rel
 
+    def add_note(self, note: str) -> None:
+        self.note = "; ".join(n for n in (self.note, note) if n)
+
     def who(self) -> str:
         """How messages name the student: ``Doe, Jane (Canvas 4711)``."""
         label = {"canvas": "Canvas", "moodle": "Moodle", "folder": "folder"}.get(self.lms, "")

@@ -8,6 +8,7 @@ import hashlib
 import json
 import unicodedata
 import zipfile
+from datetime import datetime, timezone
 
 import pytest
 from lms_fixtures import (
@@ -204,7 +205,9 @@ def test_moodle_download_maps_participants_to_students_through_the_worksheet(
     assert index["jane.doe@uni.example/01_add"]["late"] is True
     assert index["jane.doe2@uni.example/01_add"]["late"] is False
     stamp = tiny_course / "submitted/jose@uni.example/01_add/timestamp.txt"
-    assert stamp.read_text().startswith("2025-12-01")  # the student's time, not the download's
+    # the student's time (Moodle shows it in the local time of the download), not the zip's
+    local = datetime(2025, 12, 1, 10, 15).astimezone()
+    assert stamp.read_text() == local.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
 def test_moodle_blind_download_keeps_participants_apart(tiny_course, tmp_path):
@@ -397,3 +400,47 @@ def test_a_canvas_name_ending_in_digits_is_read_with_the_rosters_ids(tiny_course
     result = collect(Course.at(tiny_course), archive, rosters=[roster])
     assert [f.student for f in result.filed] == ["999"]
     assert "not in the roster" in result.filed[0].note
+
+
+def test_collecting_the_same_download_again_changes_nothing(tiny_course, tmp_path):
+    files = {
+        canvas_entry(name, uid, 5000 + uid, "01_add.ipynb"): notebook(name) for name, uid in CLASS
+    }
+    archive = write_zip(tmp_path / "nn-01_add_submissions.zip", files)
+    course = Course.at(tiny_course)
+    collect(course, archive)
+    result = collect(course, archive)
+    assert {f.action for f in result.filed} == {"unchanged"}
+    assert not (tiny_course / "collected/replaced").exists()
+
+
+def test_lessons_option_never_files_another_lessons_notebook_as_the_assignment(
+    tiny_course, tmp_path
+):
+    """--lessons 01_add on the 01_add download: a 02_mul notebook in it is listed, not taken
+    for 01_add because 02_mul is not being collected."""
+    files = {
+        canvas_entry("Doe, Jane", 201, 1, "01_add.ipynb"): notebook("a"),
+        canvas_entry("Roe, Rick", 202, 2, "02_mul.ipynb"): notebook("m"),
+    }
+    archive = write_zip(tmp_path / "nn-01_add_submissions.zip", files)
+    result = collect(Course.at(tiny_course), archive, ["01_add"])
+    assert [(f.student, f.lesson) for f in result.filed] == [("201", "01_add")]
+    assert [p for p, _ in result.unmatched] == [canvas_entry("Roe, Rick", 202, 2, "02_mul.ipynb")]
+    assert "not among --lessons" in result.unmatched[0][1]
+
+
+def test_nbgraders_own_timestamp_beside_a_folder_submission_is_the_submission_time(
+    tiny_course, tmp_path
+):
+    files = {
+        "ann/01_add/01_add.ipynb": notebook("a"),
+        "ann/01_add/timestamp.txt": b"2026-11-30 12:00:00.000000 UTC",
+    }
+    result = collect(Course.at(tiny_course), write_zip(tmp_path / "x.zip", files))
+    stamp = tiny_course / "submitted/ann/01_add/timestamp.txt"
+    assert stamp.read_text() == "2026-11-30 12:00:00.000000 UTC"
+    assert not result.unmatched
+    assert {r["entry"]: r["action"] for r in _manifest(result)}[
+        "ann/01_add/timestamp.txt"
+    ] == "used"
