@@ -237,6 +237,24 @@ def collect(
     return result
 
 
+def _anonymous_clash(f: Found, index: SubmissionIndex) -> str:
+    """Why a Canvas ``anon_`` id may not be the student collected under it before, or ""."""
+    if f.lms != "canvas" or not f.key.startswith("anon_"):
+        return ""
+    other = {
+        r.get("assignment")
+        for r in index.data.values()
+        if r.get("student") == f.student and r.get("assignment")
+    } - {f.assignment}
+    if not other:
+        return ""
+    return (
+        f"{f.student} already names a student of the {sorted(other)} assignment; Canvas keeps "
+        "an anonymous id for one assignment only, so this may be another student: not filed; "
+        "pass --force if it is the same one"
+    )
+
+
 def _plan(
     course: Course,
     usable: list[Found],
@@ -270,23 +288,11 @@ def _plan(
                 result.superseded.append((f.rel, f"{why} ({student}/{lesson})"))
         target = course.submitted_dir / student / lesson / f"{lesson}.ipynb"
         prev = index.get(student, lesson) or {}
-        if best.lms == "canvas" and best.key.startswith("anon_"):
-            other = {
-                r.get("assignment")
-                for r in index.data.values()
-                if r.get("student") == student and r.get("assignment")
-            } - {best.assignment}
-            if other:
-                best.problem = (
-                    f"{student} already names a student of the {sorted(other)} assignment; "
-                    "Canvas keeps an anonymous id for one assignment only, so this may be "
-                    "another student: not filed; pass --force if it is the same one"
-                )
-                if not force:
-                    best.action = "not filed"
-                    result.not_filed.append((best.rel, best.problem))
-                    continue
-                best.problem = ""
+        clash = _anonymous_clash(best, index)
+        if clash and not force:
+            best.problem, best.action = clash, "not filed"
+            result.not_filed.append((best.rel, best.problem))
+            continue
         if not target.is_file():
             plan.append((best, "filed"))
             continue

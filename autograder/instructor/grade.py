@@ -34,7 +34,11 @@ from typing import Any
 
 from . import pipeline
 from .course import Course, StatusStore, course_secret, lesson_info, snapshot_gradebook
+from .misnamed import WRONG_NAME, Misnamed, find_misnamed, record_misnamed
+from .misnamed import accept_names as accept_names_of
 from .pipeline import Submission
+
+__all__ = ["WRONG_NAME", "GradeSummary", "Misnamed", "find_misnamed", "find_tasks", "grade"]
 
 # Time a worker gets beyond a submission's own limit (kernel start, nbgrader's bookkeeping)
 # before the parent kills it.
@@ -47,17 +51,6 @@ class Task:
     lesson: str
     path: Path
     sha256: str
-
-
-@dataclass
-class Misnamed:
-    """A student's lesson folder without ``<lesson>.ipynb`` but with other notebooks."""
-
-    student: str
-    lesson: str
-    found: list[Path]  # the notebooks found instead
-    expected: Path
-    would_take: Path | None  # the one grade takes with accept_names (None: cannot choose)
 
 
 @dataclass
@@ -112,87 +105,6 @@ def find_tasks(
                 continue
             tasks.append(Task(student_dir.name, lesson, path, sha))
     return tasks, skipped
-
-
-# --------------------------------------------------------------------------------------------
-# Submissions under another name ("02_softmax_final (1).ipynb")
-
-WRONG_NAME = "wrong file name"
-
-
-def find_misnamed(
-    course: Course, lessons: Iterable[str], students: Iterable[str] | None = None
-) -> list[Misnamed]:
-    """(student, lesson) pairs without ``<lesson>.ipynb`` whose folder holds other notebooks
-    (in ``submitted/<student>/<lesson>/``, or in ``submitted/<student>/`` named after the lesson).
-    """
-    from .names import match_lesson, version_of
-
-    lessons = list(lessons)
-    wanted = set(students) if students else None
-    out: list[Misnamed] = []
-    if not course.submitted_dir.is_dir():
-        return out
-    for student_dir in sorted(p for p in course.submitted_dir.iterdir() if p.is_dir()):
-        if wanted is not None and student_dir.name not in wanted:
-            continue
-        loose = sorted(p for p in student_dir.glob("*.ipynb") if p.is_file())
-        for lesson in lessons:
-            expected = student_dir / lesson / f"{lesson}.ipynb"
-            if expected.is_file():
-                continue
-            found = sorted(p for p in (student_dir / lesson).glob("*.ipynb") if p.is_file())
-            found += [p for p in loose if match_lesson(p.name, lessons) == lesson]
-            if not found:
-                continue
-            versions = [version_of(p.name) for p in found]
-            take = None
-            if len({base for base, _ in versions}) == 1 and len({p.parent for p in found}) == 1:
-                if len({n for _, n in versions}) == len(found):
-                    take = max(found, key=lambda p: version_of(p.name)[1])
-            out.append(Misnamed(student_dir.name, lesson, found, expected, take))
-    return out
-
-
-def _accept_names(misnamed: list[Misnamed], summary: GradeSummary) -> list[Misnamed]:
-    """Rename every file grade would take to ``<lesson>.ipynb``; return the rest."""
-    left = []
-    for m in misnamed:
-        if m.would_take is None:
-            left.append(m)
-            continue
-        m.expected.parent.mkdir(parents=True, exist_ok=True)
-        m.would_take.rename(m.expected)
-        summary.renamed.append((m.would_take, m.expected))
-    return left
-
-
-def _record_misnamed(
-    course: Course,
-    misnamed: list[Misnamed],
-    store: StatusStore,
-    info: dict[str, Any],
-    scope: tuple[list[str], Iterable[str] | None],
-) -> None:
-    """A ``wrong file name`` result for each pair (report and feedback show it); stale ones go."""
-    lessons, students = scope
-    current = {(m.student, m.lesson) for m in misnamed}
-    for key, result in list(store.data.items()):
-        pair = (result.get("student"), result.get("lesson"))
-        in_scope = pair[1] in lessons and (not students or pair[0] in set(students))
-        expected = course.submitted_dir / pair[0] / pair[1] / f"{pair[1]}.ipynb"
-        stale = WRONG_NAME in result.get("status", []) and pair not in current
-        if in_scope and stale and not expected.is_file():
-            del store.data[key]
-            store.save()
-    for m in misnamed:
-        names = [str(p.relative_to(course.submitted_dir / m.student)) for p in m.found]
-        sub = Submission(m.student, m.lesson, m.expected, info[m.lesson])
-        sub.flag(WRONG_NAME, f"found {', '.join(names)}; expected {m.lesson}.ipynb")
-        sub.zero_grades()
-        result = sub.result()
-        result["found"] = names
-        store.put(result)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,8 +339,8 @@ def grade(
     summary = GradeSummary()
     misnamed = find_misnamed(course, wanted, students)
     if accept_names:
-        misnamed = _accept_names(misnamed, summary)
-    _record_misnamed(course, misnamed, store, info, (wanted, students))
+        misnamed = accept_names_of(misnamed, summary.renamed)
+    record_misnamed(course, misnamed, store, info, (wanted, students))
     summary.misnamed = misnamed
     tasks, summary.skipped = find_tasks(course, wanted, store, force=force, students=students)
     if not tasks:

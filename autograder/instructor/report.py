@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .course import Course, StatusStore, lesson_info
-
-WRONG_NAME = "wrong file name"  # recorded by `grade` (grade.WRONG_NAME)
+from .misnamed import WRONG_NAME
 
 
 @dataclass
