@@ -95,3 +95,20 @@ def test_an_unknown_file_names_its_columns_and_the_exports_to_use(tmp_path):
     (tmp_path / "x.csv").write_text("name,score\nann,3\n")
     with pytest.raises(ValueError, match=r"\['name', 'score'\].*Canvas gradebook export"):
         Roster().add_file(tmp_path / "x.csv")
+
+
+def test_roster_command_adds_an_export_and_reports_the_class_size(tiny_course, tmp_path, capsys):
+    from autograder import cli
+
+    export = canvas_gradebook(
+        tmp_path / "g.csv",
+        [{"name": "Doe, Jane", "id": 7}, {"name": "Roe, Rick", "id": 8}],
+        [("x", 1, 3)],
+    )
+    assert cli.main(["roster", str(export), "--course", str(tiny_course)]) == 0
+    out = capsys.readouterr().out
+    assert "Canvas gradebook export g.csv: 2 students (2 new)" in out
+    assert "2 students in" in out and (tiny_course / "collected/roster.json").is_file()
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    assert cli.main(["roster", str(tmp_path / "bad.csv"), "--course", str(tiny_course)]) == 2
+    assert "is not a roster" in capsys.readouterr().err
