@@ -34,7 +34,11 @@ from typing import Any
 
 from . import pipeline
 from .course import Course, StatusStore, course_secret, lesson_info, snapshot_gradebook
+from .misnamed import WRONG_NAME, Misnamed, find_misnamed, record_misnamed
+from .misnamed import accept_names as accept_names_of
 from .pipeline import Submission
+
+__all__ = ["WRONG_NAME", "GradeSummary", "Misnamed", "find_misnamed", "find_tasks", "grade"]
 
 # Time a worker gets beyond a submission's own limit (kernel start, nbgrader's bookkeeping)
 # before the parent kills it.
@@ -54,6 +58,8 @@ class GradeSummary:
     graded: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    misnamed: list[Misnamed] = field(default_factory=list)  # not graded: wrong file name
+    renamed: list[tuple[Path, Path]] = field(default_factory=list)  # by accept_names
 
     def counts(self) -> Counter:
         return Counter(s for r in self.graded for s in r["status"])
@@ -284,6 +290,7 @@ def grade(
     force: bool = False,
     progress: bool = True,
     faults: dict[str, str] | None = None,
+    accept_names: bool = False,
 ) -> GradeSummary:
     """Autograde every submission that changed since it was last graded.
 
@@ -305,6 +312,10 @@ def grade(
         Re-grade unchanged submissions too.
     faults : dict, optional
         Fault injection for tests: ``{"student/lesson": "crash-worker"}``.
+    accept_names : bool
+        A lesson folder without ``<lesson>.ipynb`` but with one notebook under another name
+        (``02_softmax_final (1).ipynb``): rename it to ``<lesson>.ipynb`` and grade it. Without
+        it such a submission is not graded and gets the status ``wrong file name``.
     """
     from .worker import Limits
 
@@ -324,8 +335,14 @@ def grade(
     if unknown:
         raise ValueError(f"lessons {unknown} are not in the gradebook; known: {sorted(info)}")
     store = StatusStore(course.status_path)
-    tasks, skipped = find_tasks(course, wanted, store, force=force, students=students)
-    summary = GradeSummary(skipped=skipped)
+    students = list(students) if students else None
+    summary = GradeSummary()
+    misnamed = find_misnamed(course, wanted, students)
+    if accept_names:
+        misnamed = accept_names_of(misnamed, summary.renamed)
+    record_misnamed(course, misnamed, store, info, (wanted, students))
+    summary.misnamed = misnamed
+    tasks, summary.skipped = find_tasks(course, wanted, store, force=force, students=students)
     if not tasks:
         summary.seconds = time.monotonic() - started
         return summary

@@ -3,9 +3,11 @@
 Scores come from nbgrader's gradebook (so manual grades given in formgrader count); statuses
 come from ``grading_status.json``. Outputs, in ``reports/`` by default:
 
-* ``grades.csv``: one row per student — ``student, total, max_total, status``, then one column
-  per lesson, then one per test cell (``lesson:grade_id``). ``status`` is ``ok`` or
-  ``lesson: reason, reason; ...`` with the reasons of :mod:`.pipeline` (and ``missing``);
+* ``grades.csv``: one row per student of the class (gradebook, roster, collected; submitted or
+  not) — ``student, name, total, max_total, status``, then one column per lesson, then one per
+  test cell (``lesson:grade_id``); a lesson without a graded submission has empty cells.
+  ``status`` is ``ok`` or ``lesson: reason, reason; ...`` with the reasons of :mod:`.pipeline`,
+  ``missing``, ``not graded yet``, ``wrong file name (found ...)`` and ``late`` (the LMS said so);
 * ``pass_rates.png``: for every test cell, the share of students who earned its points —
   the concept the class missed stands out;
 * ``summary.html``: both, plus status counts and the lesson means.
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .course import Course, StatusStore, lesson_info
+from .misnamed import WRONG_NAME
 
 
 @dataclass
@@ -31,9 +34,35 @@ class ClassTable:
     rows: list[dict[str, Any]]
 
 
+def _class_list(course: Course, gb, store: StatusStore, roster, index) -> list[str]:
+    """Every student the course knows: gradebook, roster, statuses, collected and submitted."""
+    students = {s.id for s in gb.students} | set(roster.students)
+    students |= {r["student"] for r in store.results()}
+    students |= {r["student"] for r in index.data.values() if r.get("student")}
+    if course.submitted_dir.is_dir():
+        students |= {p.name for p in course.submitted_dir.iterdir() if p.is_dir()}
+    return sorted(students)
+
+
+def _flags(status: dict[str, Any] | None) -> list[str]:
+    flags = (status or {}).get("status", ["ok"]) + (status or {}).get("hints", [])
+    found = (status or {}).get("found")
+    flags = [f"{f} (found {', '.join(found)})" if f == WRONG_NAME and found else f for f in flags]
+    return [f for f in flags if f != "ok"]
+
+
 def collect_table(course: Course) -> ClassTable:
-    """One row per student with lesson totals, test points and statuses."""
+    """One row per student of the class (submitted or not) with lesson totals, test points,
+    statuses and the student's name from the roster.
+
+    A lesson without a graded submission counts 0 in the totals and is listed in the row's
+    ``missing`` (its cells in ``grades.csv`` are empty); its status says why: ``missing``,
+    ``not graded yet``, or what ``grade`` recorded (``wrong file name (found ...)``).
+    """
     from nbgrader.api import Gradebook, MissingEntry
+
+    from .collected import SubmissionIndex
+    from .roster import Roster
 
     info = lesson_info(course)
     lessons = sorted(info)
@@ -43,29 +72,42 @@ def collect_table(course: Course) -> ClassTable:
         for gid in info[lesson]["tests"]
     ]
     store = StatusStore(course.status_path)
+    roster = Roster.load(course)
+    index = SubmissionIndex(course)
     rows = []
     with Gradebook(course.db_url) as gb:
-        for student in sorted(s.id for s in gb.students):
-            row: dict[str, Any] = {"student": student, "total": 0.0, "max_total": 0.0}
+        for student in _class_list(course, gb, store, roster, index):
+            records = [index.get(student, lesson) or {} for lesson in lessons]
+            name = roster.name_of(student) or next((r["name"] for r in records if r), "")
+            row: dict[str, Any] = {"student": student, "name": name, "total": 0.0}
+            row.update({"max_total": 0.0, "missing": []})
             reasons = []
-            for lesson in lessons:
+            for lesson, record in zip(lessons, records, strict=True):
                 row["max_total"] += sum(info[lesson]["grades"].values())
+                status = store.get(student, lesson)
+                late = ["late"] if record.get("late") is True else []
                 try:
                     nb = gb.find_submission_notebook(info[lesson]["notebook"], lesson, student)
                 except MissingEntry:
                     row[lesson] = 0.0
                     for _, gid, _pts in (t for t in tests if t[0] == lesson):
                         row[f"{lesson}:{gid}"] = 0.0
-                    reasons.append(f"{lesson}: missing")
+                    row["missing"].append(lesson)
+                    submitted = course.submitted_dir / student / lesson / f"{lesson}.ipynb"
+                    if status is not None:
+                        flags = _flags(status)
+                    elif submitted.is_file():
+                        flags = ["not graded yet"]
+                    else:
+                        flags = ["missing"]
+                    reasons.append(f"{lesson}: " + ", ".join(flags + late))
                     continue
                 scores = {g.name: float(g.score or 0.0) for g in nb.grades}
                 row[lesson] = sum(scores.values())
                 row["total"] += row[lesson]
                 for gid in info[lesson]["tests"]:
                     row[f"{lesson}:{gid}"] = scores.get(gid, 0.0)
-                status = store.get(student, lesson)
-                flags = (status or {}).get("status", ["ok"]) + (status or {}).get("hints", [])
-                flags = [f for f in flags if f != "ok"]
+                flags = _flags(status) + late
                 if flags:
                     reasons.append(f"{lesson}: " + ", ".join(flags))
             row["status"] = "; ".join(reasons) if reasons else "ok"
@@ -74,14 +116,19 @@ def collect_table(course: Course) -> ClassTable:
 
 
 def write_csv(table: ClassTable, path: Path) -> Path:
-    columns = ["student", "total", "max_total", "status", *table.lessons]
+    """``grades.csv``; the cells of a lesson without a graded submission are left empty."""
+    columns = ["student", "name", "total", "max_total", "status", *table.lessons]
     columns += [f"{lesson}:{gid}" for lesson, gid, _ in table.tests]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in table.rows:
-            writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+            cells = {k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()}
+            for lesson in row.get("missing", []):
+                cells[lesson] = ""
+                cells.update({c: "" for c in columns if c.startswith(f"{lesson}:")})
+            writer.writerow(cells)
     return path
 
 
