@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,8 +82,38 @@ def compare(
     float32: bool = False,
     where: str = "your output",
     reveal: bool = True,
+    names: Sequence[str] | None = None,
+    returned: bool = True,
 ) -> Mismatch | None:
-    """Return ``None`` when ``got`` matches ``expected`` (same structure, close values)."""
+    """Return ``None`` when ``got`` matches ``expected`` (same structure, close values).
+
+    ``names`` label the elements of a tuple output with the names the exercise gives them
+    (``("dx", "dW", "db")``), so that a message says ``dW`` instead of ``your output[1]``;
+    with ``returned`` a leaf also says which returned value it is ("dW (the 2nd value
+    returned)"), so a student who returns the values in another order sees it. Dict entries are
+    named by their keys (``grads['W1']``).
+    """
+    if isinstance(expected, tuple) and names is not None and len(names) == len(expected):
+        if not isinstance(got, (tuple, list)):
+            return Mismatch(
+                "type",
+                where,
+                f"{where} is {_describe_type(got)}; expected a tuple ({', '.join(names)})",
+            )
+        if len(got) != len(expected):
+            return Mismatch(
+                "length",
+                where,
+                f"{where} has {len(got)} elements; expected {len(expected)}: ({', '.join(names)})",
+            )
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+            label = names[i]
+            if returned and not isinstance(e, (dict, tuple)):
+                label = f"{label} (the {_ordinal(i + 1)} value returned)"
+            bad = compare(g, e, rtol=rtol, atol=atol, float32=float32, where=label, reveal=reveal)
+            if bad:
+                return bad
+        return None
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected a dict")
@@ -200,7 +230,10 @@ def _compare_values(
             bad = int((diff > tol).sum())
             if reveal:
                 size = (
-                    f"largest difference {worst:.3g}, {rel:.2g} of the largest expected magnitude"
+                    f"largest difference {worst:.3g}, while every expected value is 0"
+                    if scale == 0.0
+                    else f"largest difference {worst:.3g}, {_percent(rel)} of the largest "
+                    "expected value"
                 )
             else:  # hidden test: a rough size only, from which no expected value can be recovered
                 size = (
@@ -217,6 +250,20 @@ def _compare_values(
                 f"({size})",
             )
     return None
+
+
+def _percent(ratio: float) -> str:
+    """``1.0 -> "100%"``, ``0.031 -> "3.1%"``, ``2e-7 -> "2e-05%"``: a ratio as a percentage."""
+    pct = 100.0 * ratio
+    if pct >= 10:
+        return f"{pct:.0f}%"
+    if pct >= 0.1:
+        return f"{pct:.2g}%"
+    return f"{pct:.1g}%"
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _entries(count: int, size: int, reveal: bool) -> str:
@@ -259,20 +306,132 @@ def match_mistake(
     got: Any,
     copy_args: Callable[[tuple], tuple],
     expected: Any = _NOTHING,
+    project: Callable[[Any], Any] | None = None,
+    whole: Any = _NOTHING,
 ) -> Mistake | None:
     """The first catalogue entry whose wrong output equals ``got`` on these inputs.
 
     Entries whose output also equals ``expected`` on these inputs explain nothing and are skipped.
+    ``project`` maps an entry's output to the part that was compared (e.g. the gradient of a
+    ``(loss, dlogits)`` pair), when ``got`` is only that part; ``whole`` is then the student's
+    entire output: an entry that reproduces all of it is preferred to one that only
+    reproduces the compared part (a gradient N times too large, with or without the loss).
     """
+    candidates = []
     for mistake in mistakes:
-        try:
-            with _errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                wrong = mistake.compute(*copy_args(args), **kwargs)
-        except Exception:
+        raw = _wrong_output(mistake, args, kwargs, copy_args, None)
+        if raw is _NOTHING:
             continue
-        if outputs_equal(got, wrong) and (
-            expected is _NOTHING or not outputs_equal(wrong, expected, rtol=1e-9, atol=1e-12)
-        ):
+        wrong = raw
+        if project is not None:
+            try:
+                wrong = project(raw)
+            except Exception:
+                continue
+        if not outputs_equal(got, wrong):
+            continue
+        if expected is not _NOTHING and outputs_equal(wrong, expected, rtol=1e-9, atol=1e-12):
+            continue
+        if whole is _NOTHING or outputs_equal(whole, raw):
             return mistake
-    return None
+        candidates.append(mistake)
+    return candidates[0] if candidates else None
+
+
+def _wrong_output(
+    mistake: Mistake,
+    args: tuple,
+    kwargs: dict,
+    copy_args: Callable[[tuple], tuple],
+    project: Callable[[Any], Any] | None,
+) -> Any:
+    """The entry's output on these inputs (projected), or ``_NOTHING`` if it raises."""
+    try:
+        with _errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wrong = mistake.compute(*copy_args(args), **kwargs)
+            return wrong if project is None else project(wrong)
+    except Exception:
+        return _NOTHING
+
+
+def _leaves(value: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
+    """The parts of a tuple/dict output (recursively) as ``[(path, leaf)]``; lists are leaves."""
+    if isinstance(value, dict):
+        return [leaf for key in value for leaf in _leaves(value[key], (*path, key))]
+    if isinstance(value, tuple):
+        return [leaf for i, item in enumerate(value) for leaf in _leaves(item, (*path, i))]
+    return [(path, value)]
+
+
+def part_label(path: tuple, names: Sequence[str] | None = None) -> str:
+    """``(1,) -> "dW"`` with ``names = ("dx", "dW", "db")``; ``(1, "W1") -> "grads['W1']"``."""
+    if not path:
+        return "your output"
+    head, rest = path[0], path[1:]
+    if isinstance(head, int) and names is not None and head < len(names):
+        label = names[head]
+    elif isinstance(head, int):
+        label = f"your output[{head}]"
+    else:
+        label = f"your output[{head!r}]"
+    return label + "".join(f"[{key!r}]" for key in rest)
+
+
+def match_mistake_parts(
+    mistakes: list[Mistake],
+    args: tuple,
+    kwargs: dict,
+    got: Any,
+    copy_args: Callable[[tuple], tuple],
+    expected: Any,
+    names: Sequence[str] | None = None,
+    project: Callable[[Any], Any] | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> list[tuple[list[str], Mistake]]:
+    """For an output of several parts that no single entry explains as a whole: the entries
+    that explain its wrong parts one by one, as ``[(part labels, mistake)]`` in output order.
+
+    A student often makes two mistakes at once (``dx`` with ``W.T`` *and* a transposed
+    ``dW``); each is in the catalogue, their combination is not. For every wrong part, the
+    first entry whose output has the student's value there is chosen, preferring entries
+    that change that part only. A part is wrong when it fails the comparison's tolerances
+    (``rtol``, ``atol``), and so is an entry's part that explains it.
+    """
+    expected_leaves = _leaves(expected)
+    if len(expected_leaves) < 2:
+        return []
+    got_leaves = dict(_leaves(got)) if isinstance(got, (tuple, dict)) else {}
+    wrong = [
+        (path, leaf)
+        for path, leaf in expected_leaves
+        if path in got_leaves and not outputs_equal(got_leaves[path], leaf, rtol, atol)
+    ]
+    if not wrong:
+        return []
+    outputs: list[tuple[Mistake, dict]] = []
+    for mistake in mistakes:
+        value = _wrong_output(mistake, args, kwargs, copy_args, project)
+        if value is not _NOTHING:
+            outputs.append((mistake, dict(_leaves(value))))
+    expected_by_path = dict(expected_leaves)
+    groups: dict[str, tuple[list[str], Mistake]] = {}
+    for path, leaf in wrong:
+        found = []
+        for mistake, leaves in outputs:
+            theirs = leaves.get(path, _NOTHING)
+            if theirs is _NOTHING or not outputs_equal(got_leaves[path], theirs):
+                continue
+            if outputs_equal(theirs, leaf, rtol, atol):
+                continue
+            only_here = all(
+                other == path or outputs_equal(leaves.get(other), value, rtol, atol)
+                for other, value in expected_by_path.items()
+            )
+            found.append((not only_here, len(found), mistake))
+        if found:
+            mistake = min(found, key=lambda item: item[:2])[2]
+            labels, _ = groups.setdefault(mistake.name, ([], mistake))
+            labels.append(part_label(path, names))
+    return list(groups.values())

@@ -70,6 +70,10 @@ class FunctionSpec:
     runner ``(ctx, fn, *companions) -> None`` that calls ``ctx.fail(...)`` on failure.
     ``companions`` names other student functions the test cell passes after ``fn`` (e.g. the
     student's ``linear_forward`` to build the cache for ``linear_backward``).
+    ``output_names`` names the parts of a tuple the function returns, as its docstring does
+    (``("dx", "dW", "db")``): messages then say ``dW``, not ``your output[1]``.
+    ``forbid`` lists the nnkit functions the student's code may not call: the function's own
+    reference and every nnkit function that computes the exercise's core (see AUTHORING.md).
     """
 
     name: str
@@ -86,6 +90,7 @@ class FunctionSpec:
     float32_rtol: float = 2e-5
     float32_atol: float = 1e-6
     hint: str = ""  # generic advice when no catalogue entry matches
+    output_names: tuple[str, ...] = ()  # the names of a returned tuple's parts
     keep_float32: bool = True  # float32 input must give float32 arrays (else float64 is fine)
 
 
@@ -226,9 +231,14 @@ class CheckFailed(Exception):
 
 
 class _PartFailed(Exception):
-    def __init__(self, message: str):
+    """A part failed. ``mistake`` identifies the named mistake the message diagnoses (the
+    ``Mistake.name`` of a catalogue entry, or the name a runner gives its own diagnosis);
+    ``None`` when the message names no mistake."""
+
+    def __init__(self, message: str, mistake: str | None = None):
         super().__init__(message)
         self.message = message
+        self.mistake = mistake
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +286,8 @@ def _small(value: Any) -> str:
         return "(" + ", ".join(_small(v) for v in value) + ")"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {_small(v)}" for k, v in value.items()) + "}"
+    if callable(value) and hasattr(value, "__name__"):
+        return value.__name__.lstrip("_")  # the grader's _tanh is the student's tanh
     try:
         return _array2string(np.asarray(value), precision=4, suppress_small=True, separator=", ")
     except Exception:
@@ -299,8 +311,10 @@ class Context:
         self.hints: list[str] = []
 
     # -- failing and hinting
-    def fail(self, message: str) -> None:
-        raise _PartFailed(message)
+    def fail(self, message: str, mistake: str | None = None) -> None:
+        """Fail the part with ``message``. A message that diagnoses a particular mistake
+        passes its stable identifier as ``mistake`` (short, unique within the function)."""
+        raise _PartFailed(message, mistake)
 
     def hint(self, message: str) -> None:
         if message not in self.hints:
@@ -384,13 +398,15 @@ class Context:
             refs = ", ".join(f"nnkit.{r}" for r in outcome.reference_calls)
             self.fail(
                 f"Your {who} calls {refs}, the course's reference for what you are asked to "
-                "write. A part that uses the reference earns no points: write it yourself "
-                "with NumPy operations."
+                "write (it computes the heart of this exercise for you). A part that uses it "
+                "earns no points: write it yourself with NumPy operations.",
+                mistake="called the reference",
             )
         if outcome.not_implemented:
             self.fail(
                 f"Your {who} raises NotImplementedError: replace `raise NotImplementedError()` in "
-                "its answer cell with your code and run that cell again."
+                "its answer cell with your code and run that cell again.",
+                mistake="not implemented",
             )
         if isinstance(outcome.error, NotDefinedError):
             self.fail(str(outcome.error))
@@ -417,21 +433,44 @@ class Context:
             self.fail(
                 f"Your {who} changed its input {', '.join(f'`{m}`' for m in outcome.mutated)} in "
                 f"place{on} (e.g. `z -= ...`, `z[...] = ...`, `+=` on an argument). The caller's "
-                "data must stay untouched: work on a new array (`z = z - ...`) or a copy."
+                "data must stay untouched: work on a new array (`z = z - ...`) or a copy.",
+                mistake="changed an input in place",
             )
         return outcome
 
     # -- the standard comparison with the reference
-    def compare_case(self, fn: Any, case: Case, expected: Any = None, ref: Callable | None = None):
+    def compare_case(
+        self,
+        fn: Any,
+        case: Case,
+        expected: Any = None,
+        ref: Callable | None = None,
+        *,
+        select: int | tuple[int, ...] | None = None,
+        names: tuple[str, ...] | None = None,
+        where: str | None = None,
+    ):
         """Run ``fn`` on ``case`` and compare with the reference (or ``expected``).
 
         The student's function runs *first*, and its value is frozen into plain data inside
         the call (:func:`autograder.sandbox.freeze`); only then is the expected value computed
         (``expected`` may be a zero-argument callable, called at that point). So no student
         code ever runs while an expected value exists.
+
+        ``select`` compares only some of the returned values (``1``: the second; ``(1, 2)``:
+        the second and third), e.g. the gradient of a ``(loss, dlogits)`` pair against a
+        numerical one; the mistake catalogue is then matched on the same values, and messages
+        use the spec's ``output_names``. ``names`` labels the parts of a tuple that is not the
+        function's return value (a runner's composite, such as the output and the running
+        statistics of batch norm); ``where`` names a single compared value (``"out"`` of a
+        forward pass whose cache is not compared).
         """
         spec = self.spec
-        got = self._call(fn, case.args, case.kwargs, label=case.label, keep_value=False).frozen
+        got = whole = self._call(
+            fn, case.args, case.kwargs, label=case.label, keep_value=False
+        ).frozen
+        if select is not None:
+            got = self._select(whole, select)
         if expected is None:
             ref = ref or reference(spec.reference or spec.name)
             expected = call_reference(ref, case.args, case.kwargs)
@@ -440,6 +479,9 @@ class Context:
         is32 = any(isinstance(a, np.ndarray) and a.dtype == np.float32 for a in case.args)
         rtol = case.rtol if case.rtol is not None else (spec.float32_rtol if is32 else spec.rtol)
         atol = case.atol if case.atol is not None else (spec.float32_atol if is32 else spec.atol)
+        where, labels, returned = (
+            (where, None, False) if where is not None else self._labels(expected, select, names)
+        )
         mismatch = diagnose.compare(
             got,
             expected,
@@ -447,32 +489,92 @@ class Context:
             atol=atol,
             float32=is32 and spec.keep_float32,
             reveal=not self.hidden,
+            where=where,
+            names=labels,
+            returned=returned,
         )
         if mismatch is None:
             return got
         lines = [f'On the case "{case.label}": {mismatch}.']
-        mistake = None
+        project = None if select is None else (lambda value: _select_values(value, select))
+        identifier = None
         if mismatch.kind != "dtype":
             mistake = diagnose.match_mistake(
-                spec.mistakes, case.args, case.kwargs, got, _copy_args, expected
+                spec.mistakes,
+                case.args,
+                case.kwargs,
+                got,
+                _copy_args,
+                expected,
+                project=project,
+                whole=whole if select is not None else diagnose._NOTHING,
             )
-        if mistake is not None:
-            lines.append(f"This looks like: {mistake.message}")
-        elif mismatch.kind == "nonfinite":
+            if mistake is not None:
+                lines.append(f"This looks like: {mistake.message}")
+                identifier = mistake.name
+            else:
+                parts = diagnose.match_mistake_parts(
+                    spec.mistakes,
+                    case.args,
+                    case.kwargs,
+                    got,
+                    _copy_args,
+                    expected,
+                    names=labels,
+                    project=project,
+                    rtol=rtol,
+                    atol=atol,
+                )
+                if len(parts) == 1:
+                    ((labels_, mistake),) = parts
+                    lines.append(f"This looks like (in {', '.join(labels_)}): {mistake.message}")
+                elif parts:
+                    lines.append(
+                        "This looks like several mistakes at once:"
+                        + "".join(f"\n      {', '.join(lb)}: {m.message}" for lb, m in parts)
+                    )
+                identifier = " + ".join(m.name for _, m in parts) or None
+        if identifier is None and mismatch.kind == "nonfinite":
             lines.append(
                 "Look for an overflow: np.exp of a large number is inf, and inf/inf or "
                 "inf - inf is NaN. Rewrite the formula so that no intermediate value explodes."
             )
-        elif spec.hint:
+        elif identifier is None and spec.hint:
             lines.append(spec.hint)
         if case.show and not self.hidden:
-            lines.append(
-                "Worked example: input "
-                + ", ".join(_small(a) for a in case.args)
-                + f"\n    expected {_small(expected)}\n    got      {_small(got)}"
-            )
-        self.fail("\n    ".join(lines))
+            lines.append(_worked_example(case, spec, expected, got, labels or (), where))
+        self.fail("\n    ".join(lines), mistake=identifier)
         return got
+
+    def _select(self, value: Any, select: int | tuple[int, ...]) -> Any:
+        try:
+            return _select_values(value, select)
+        except (TypeError, IndexError, KeyError):
+            names = self.spec.output_names
+            want = f"a tuple ({', '.join(names)})" if names else "a tuple"
+            self.fail(f"{self.spec.name} must return {want}; got {diagnose._describe_type(value)}.")
+
+    def _labels(
+        self, expected: Any, select: int | tuple[int, ...] | None, names: tuple[str, ...] | None
+    ) -> tuple[str, tuple[str, ...] | None, bool]:
+        """(where, names of a tuple's parts, whether they are returned values) for compare."""
+        if names is not None:
+            return "your output", names, False
+        outputs = self.spec.output_names
+        if not outputs:
+            return "your output", None, True
+        if select is None:
+            return "your output", outputs, True
+
+        def label(i: int, value: Any) -> str:
+            if isinstance(value, (dict, tuple)):
+                return outputs[i]
+            return f"{outputs[i]} (the {diagnose._ordinal(i + 1)} value returned)"
+
+        if isinstance(select, int):
+            return label(select, expected), None, False
+        parts = expected if isinstance(expected, tuple) else (None,) * len(select)
+        return "your output", tuple(label(i, v) for i, v in zip(select, parts, strict=False)), False
 
     def run_cases(self, fn: Any) -> None:
         for case in self.spec.cases[self.part.part](self.rng):
@@ -496,6 +598,67 @@ def allow_references() -> Iterator[None]:
         audit("autograder.allow.end", box[0] if box else None)
 
 
+def _select_values(value: Any, select: int | tuple[int, ...]) -> Any:
+    """``value[select]``, or the tuple of ``value[i]`` for a tuple ``select``; raises
+    ``TypeError`` unless ``value`` is a tuple or list long enough."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"expected a tuple, got {type(value).__name__}")
+    if isinstance(select, int):
+        return value[select]
+    return tuple(value[i] for i in select)
+
+
+def _show(name: str, value: Any, indent: str) -> str:
+    """``name = value``, continuation lines aligned under the value's first character."""
+    text = _small(value)
+    lead = f"{name} = " if name else ""
+    return indent + lead + text.replace("\n", "\n" + indent + " " * len(lead))
+
+
+def _named_parts(value: Any, names: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """A value's parts with the names a student knows: ``dx``, ``grads['W1']``, ..."""
+    if isinstance(value, (tuple, list)) and names and len(value) == len(names):
+        parts = []
+        for name, item in zip(names, value, strict=True):
+            name = name.split(" (")[0]
+            if isinstance(item, dict):
+                parts += [(f"{name}[{k!r}]", v) for k, v in item.items()]
+            else:
+                parts.append((name, item))
+        return parts
+    if isinstance(value, dict):
+        return [(f"[{k!r}]", v) for k, v in value.items()]
+    return [("", value)]
+
+
+def _worked_example(
+    case: Case, spec: FunctionSpec, expected: Any, got: Any, names: tuple[str, ...], where: str
+) -> str:
+    """The inputs of a small visible case, labelled as the student's function calls them,
+    then the expected and the student's output, part by part."""
+    indent = "      "
+    arg_names = spec.arg_names if len(spec.arg_names) == len(case.args) else ()
+    inputs = [
+        _show(arg_names[i] if arg_names else f"input {i + 1}", arg, indent)
+        for i, arg in enumerate(case.args)
+    ] + [_show(k, v, indent) for k, v in case.kwargs.items()]
+    single = where.split(" (")[0] if where != "your output" else ""
+    shown = {}
+    for title, value in (("expected", expected), ("yours", got)):
+        parts = _named_parts(value, names)
+        if len(parts) == 1 and not parts[0][0]:
+            parts = [(single, parts[0][1])]
+        shown[title] = "\n".join(_show(name, v, indent) for name, v in parts)
+    return (
+        "Worked example, the inputs:\n"
+        + "\n".join(inputs)
+        + "\n    expected:\n"
+        + shown["expected"]
+        + "\n    yours:\n"
+        + shown["yours"]
+    )
+
+
 def call_reference(ref: Callable, args: tuple, kwargs: dict | None = None) -> Any:
     """Call a reference on copies of the inputs, outside any forbid block, quietly."""
     import warnings
@@ -509,7 +672,19 @@ def call_reference(ref: Callable, args: tuple, kwargs: dict | None = None) -> An
 # The test-cell helpers
 
 
-def _run_part(part: Part, fn: Any, companions: tuple) -> tuple[bool, str, list[str]]:
+@dataclass(frozen=True)
+class PartResult:
+    """What running one part gave: passed or not, the message, hints, and ``mistake``, the
+    stable identifier of the named mistake the message diagnoses (``None`` if it names none)."""
+
+    ok: bool
+    message: str
+    hints: list[str]
+    mistake: str | None = None
+
+
+def run_part(part: Part, fn: Any, companions: tuple) -> PartResult:
+    """Run one part of the manifest on a student's function (and its companions)."""
     spec = SPECS[part.function]
     ctx = Context(spec, part)
     try:
@@ -519,15 +694,20 @@ def _run_part(part: Part, fn: Any, companions: tuple) -> tuple[bool, str, list[s
         else:
             ctx.run_cases(fn)
     except _PartFailed as failed:
-        return False, failed.message, ctx.hints
+        return PartResult(False, failed.message, ctx.hints, failed.mistake)
     except Exception as exc:  # a student object broke the grader's own code
-        return (
+        return PartResult(
             False,
             f"The check could not evaluate your {part.function}: {type(exc).__name__}: "
             f"{str(exc)[:200]}",
             ctx.hints,
         )
-    return True, "", ctx.hints
+    return PartResult(True, "", ctx.hints)
+
+
+def _run_part(part: Part, fn: Any, companions: tuple) -> tuple[bool, str, list[str]]:
+    result = run_part(part, fn, companions)
+    return result.ok, result.message, result.hints
 
 
 # A passing check in grading mode prints "✓ fn · part: passed (N points) ⟪signature⟫"; the

@@ -695,3 +695,168 @@ def test_grading_mode_signs_only_real_passes_and_locks_the_kernel(tmp_path):
     assert "REFUSED fork,socket,gc,settrace,ctypes,kill" in out, out
     for label in ("thread", "thread gone"):
         assert "background threads" in blocks[label] and not signed(label), (label, out)
+
+
+# --------------------------------------------------------------------------------------------
+# Messages name what the student wrote, and every named mistake has an identifier
+
+from autograder import diagnose  # noqa: E402
+from autograder.diagnose import Mistake  # noqa: E402
+
+
+def test_compare_names_the_returned_values_and_dict_entries():
+    """A tuple's parts are called by the exercise's names, with their position; dict
+    entries by their keys; a composite's parts (not returned values) by their labels."""
+    expected = (np.zeros(2), np.ones((2, 2)), {"W1": np.ones(3)})
+    got = (np.zeros(2), np.ones((2, 2)).T * 2, {"W1": np.ones(3)})
+    names = ("dx", "dW", "grads")
+    bad = diagnose.compare(got, expected, names=names)
+    assert str(bad).startswith("dW (the 2nd value returned) differs"), str(bad)
+    got = (np.zeros(2), np.ones((2, 2)), {"W1": np.zeros(3)})
+    assert str(diagnose.compare(got, expected, names=names)).startswith("grads['W1'] differs")
+    bad = diagnose.compare((1.0, 2.0), (1.0, 3.0), names=("out", "state['m']"), returned=False)
+    assert str(bad).startswith("state['m'] differs")
+    bad = diagnose.compare((1.0,), (1.0, 3.0), names=("loss", "dlogits"))
+    assert str(bad) == "your output has 1 elements; expected 2: (loss, dlogits)"
+    assert "output[1]" in str(diagnose.compare((1.0, 2.0), (1.0, 3.0)))  # no names: positions
+
+
+@pytest.mark.parametrize(
+    ("got", "text"),
+    [
+        (np.array([1.0, 0.0]), "largest difference 2, 100% of the largest expected value"),
+        (np.array([1.0, 2.2]), "largest difference 0.2, 10% of the largest expected value"),
+        (np.array([1.0, 2.0062]), "largest difference 0.0062, 0.31% of the largest expected"),
+    ],
+)
+def test_a_difference_is_a_percentage_of_the_largest_expected_value(got, text):
+    bad = diagnose.compare(got, np.array([1.0, 2.0]), rtol=1e-7)
+    assert text in str(bad), str(bad)
+    zeros = diagnose.compare(np.array([0.5, 0.0]), np.zeros(2))
+    assert "largest difference 0.5, while every expected value is 0" in str(zeros)
+
+
+def test_each_wrong_part_is_matched_when_no_entry_explains_the_whole_output():
+    """Two mistakes at once: each wrong part names the entry that reproduces it; an entry
+    that changes that part only is preferred to one that also changes others."""
+    mistakes = [
+        Mistake("both doubled", lambda a: (2 * a, 2 * a, a), "both doubled"),
+        Mistake("first doubled", lambda a: (2 * a, a, a), "first doubled"),
+        Mistake("second negated", lambda a: (a, -a, a), "second negated"),
+    ]
+    a = np.array([1.0, 2.0])
+    got, expected = (2 * a, -a, a), (a, a, a)
+    assert diagnose.match_mistake(mistakes, (a,), {}, got, lambda x: x, expected) is None
+    parts = diagnose.match_mistake_parts(
+        mistakes, (a,), {}, got, lambda x: x, expected, names=("x", "y", "z")
+    )
+    assert [(labels, m.name) for labels, m in parts] == [
+        (["x"], "first doubled"),
+        (["y"], "second negated"),
+    ]
+
+
+def _linear_forward(x, W, b):
+    return x @ W.T + b, (x, W, b)
+
+
+def test_a_worked_example_labels_its_inputs_and_outputs():
+    """The small visible example shows x = ..., W = ... and the returned values by name."""
+
+    def transposed_dw(dout, cache):
+        x, W, _ = cache
+        return dout @ W, x.T @ dout, dout.sum(axis=0)
+
+    with pytest.raises(CheckFailed) as info:
+        check("linear_backward", transposed_dw, _linear_forward, part="values")
+    text = str(info.value)
+    worked = text.split("Worked example, the inputs:", 1)[1]
+    inputs, outputs = worked.split("expected:", 1)
+    assert [line.split(" = ")[0].strip() for line in inputs.splitlines() if " = " in line] == [
+        "x",
+        "W",
+        "b",
+        "dout",
+    ]
+    expected, yours = outputs.split("yours:", 1)
+    for block in (expected, yours):
+        names = [line.split(" = ")[0].strip() for line in block.splitlines() if " = " in line]
+        assert names == ["dx", "dW", "db"], block
+
+
+def _part(function, part):
+    return next(p for p in framework.MANIFEST if p.function == function and p.part == part)
+
+
+def test_every_failing_part_reports_the_identifier_of_its_named_mistake():
+    """run_part gives the Mistake.name that matched (or a runner's own identifier, or that of
+    a mistake the grader detects itself), and None when the message names no mistake."""
+    cases = [
+        ("sigmoid", "values", lambda a: 1 / (1 + np.exp(a)), "sign error"),
+        ("softmax", "values", nnkit.softmax, "called the reference"),
+        ("sigmoid", "values", lambda a: np.full(np.shape(a), 0.3), None),
+    ]
+    names = {m.name for m in framework.SPECS["sigmoid"].mistakes}
+    assert "sign error" in names
+    for function, part, fn, mistake in cases:
+        result = framework.run_part(_part(function, part), fn, ())
+        assert (result.ok, result.mistake) == (False, mistake), (function, result)
+
+    def inplace(z):
+        z -= z.max(axis=-1, keepdims=True)
+        return _softmax(z)
+
+    result = framework.run_part(_part("softmax", "values"), inplace, ())
+    assert result.mistake == "changed an input in place"
+    assert framework.run_part(_part("softmax", "values"), _softmax, ()).mistake is None
+
+
+def test_mistake_names_are_stable_identifiers_unique_within_a_function():
+    for name, spec in framework.SPECS.items():
+        seen = [m.name for m in spec.mistakes]
+        assert len(seen) == len(set(seen)), (name, seen)
+        assert all(isinstance(n, str) and n.strip() == n and n for n in seen), (name, seen)
+
+
+def _answer_returns() -> dict[str, str]:
+    """Every graded function's Returns section, as the student sees it in its answer cell:
+    its own docstring's, or that of the cell's first function with one (a function such as
+    batchnorm_backward_alt says "the same gradients" and shares its neighbour's)."""
+    import ast
+    import json
+    from pathlib import Path
+
+    returns = {}
+    for path in sorted(Path(__file__).resolve().parents[2].glob("solutions/*/*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                continue
+            functions = [
+                (node.name, ast.get_docstring(node) or "")
+                for node in ast.parse("".join(cell["source"])).body
+                if isinstance(node, ast.FunctionDef)
+            ]
+            shared = next((d for _, d in functions if "Returns" in d), "")
+            for name, doc in functions:
+                returns[name] = (doc if "Returns" in doc else shared).partition("Returns")[2]
+    return returns
+
+
+def test_output_names_are_the_names_the_exercise_gives_its_returned_values():
+    """Every name a spec gives a returned value appears in the Returns section of the answer
+    cell the student sees."""
+    returns = _answer_returns()
+    named = {name: spec for name, spec in framework.SPECS.items() if spec.output_names}
+    assert {"linear_backward", "batchnorm_backward", "softmax_cross_entropy"} <= set(named)
+    for name, spec in named.items():
+        for output in spec.output_names:
+            assert output in returns[name], (name, output, returns[name])
+
+
+def test_every_guarded_nnkit_function_is_graded_or_forbidden_somewhere():
+    """A helper guarded because it does an exercise's core is in that exercise's forbid."""
+    from nnkit import _guard
+
+    forbidden = {name for spec in framework.SPECS.values() for name in spec.forbid}
+    for name, _, _ in _guard.registered():
+        assert name in framework.SPECS or name in forbidden, name
