@@ -293,8 +293,12 @@ def softsign_grad(a) -> np.ndarray:
     return _softsign_grad(as_float_array(a, "a"))
 
 
+@reference
 def softplus(a) -> np.ndarray:
     """Softplus ``log(1 + exp(a))``, a smooth ReLU, computed without overflow.
+
+    Guarded like a graded reference (:mod:`nnkit._guard`): it is the heart of
+    ``binary_cross_entropy_with_logits``, which lesson 02 asks students to write.
 
     Parameters
     ----------

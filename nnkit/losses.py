@@ -73,8 +73,12 @@ def softmax(z) -> np.ndarray:
     return _softmax(z)
 
 
+@reference
 def log_softmax(z) -> np.ndarray:
     """Logarithm of the softmax over the last axis, ``z_k − logΣ_j exp(z_j)``, computed stably.
+
+    Guarded like a graded reference (:mod:`nnkit._guard`): its log-sum-exp is the heart of
+    ``softmax_cross_entropy`` (and of ``softmax``), which lesson 02 asks students to write.
 
     Parameters
     ----------

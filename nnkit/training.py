@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_rng
+from ._guard import reference
 from .schedules import ReduceLROnPlateau
 
 __all__ = ["History", "accuracy", "evaluate", "fit", "iterate_minibatches"]
@@ -55,6 +56,7 @@ def _check_pair(X: Any, y: Any, x_name: str = "X", y_name: str = "y"):
     return X, y
 
 
+@reference
 def iterate_minibatches(
     X: np.ndarray,
     y: np.ndarray,
@@ -63,6 +65,9 @@ def iterate_minibatches(
     shuffle: bool = True,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(X_batch, y_batch)`` pairs that together cover every sample once.
+
+    Guarded like a graded reference (:mod:`nnkit._guard`): a new random order per epoch is
+    the heart of lesson 03's ``train_mlp``.
 
     Parameters
     ----------

@@ -265,7 +265,8 @@ def _default_k(ctx, fn) -> None:
     if differs:
         ctx.fail(
             f"Called without k, your {ctx.spec.name} gives other values than with k = 0.01: "
-            f"the default must be k=0.01, as in the signature {ctx.spec.name}(a, k=0.01)."
+            f"the default must be k=0.01, as in the signature {ctx.spec.name}(a, k=0.01).",
+            mistake="wrong default k",
         )
 
 
@@ -316,7 +317,8 @@ def _overflow_free_hidden(ctx, fn) -> None:
                 f"{name} must not overflow. Note that np.where evaluates *both* branches for "
                 "every entry, and that clipping a at ±500 still overflows in float32 "
                 f"(exp(89) = inf there). Only exponentiate non-positive numbers: "
-                f"{_OVERFLOW_FIX[name]}."
+                f"{_OVERFLOW_FIX[name]}.",
+                mistake="exp overflows",
             )
 
 
@@ -345,14 +347,15 @@ def _grad_runner(act_name: str, **kwargs):
     return run
 
 
-_RELU_ALIASES = ("relu_forward", "relu_backward")
+_RELU_ALIASES = ("relu_forward", "relu_backward", "leaky_relu", "leaky_relu_grad")
 
 SPECS = [
     _act_spec("sigmoid", "sigmoid", SIGMOID_MISTAKES),
     _act_spec("sigmoid_grad", "sigmoid", SIGMOID_GRAD_MISTAKES),
     _act_spec("tanh", "tanh", TANH_MISTAKES),
     _act_spec("tanh_grad", "tanh", TANH_GRAD_MISTAKES),
-    # relu_forward / relu_backward (lesson 03) compute relu and relu_grad too.
+    # relu_forward / relu_backward (lesson 03) compute relu and relu_grad too, and so does
+    # leaky_relu(a, k=0) (with its gradient).
     _act_spec("relu", "relu", RELU_MISTAKES, int_ok=False, forbid=_RELU_ALIASES),
     _act_spec("relu_grad", "relu", RELU_GRAD_MISTAKES, int_ok=False, forbid=_RELU_ALIASES),
 ]
@@ -371,7 +374,8 @@ SPECS += [
         cases={"values": _k_cases, "hidden": lambda rng: _k_cases(rng, hidden=True)},
         runners={"values": _with_default_k(), "hidden": _with_default_k()},
         mistakes=LEAKY_MISTAKES,
-        forbid=("leaky_relu", "leaky_relu_grad"),
+        # relu(a) - k relu(-a) is leaky_relu: relu's reference would do the core
+        forbid=("leaky_relu", "leaky_relu_grad", "relu", "relu_grad"),
     ),
     FunctionSpec(
         name="leaky_relu_grad",
@@ -383,7 +387,7 @@ SPECS += [
             "hidden": _with_default_k(),
         },
         mistakes=LEAKY_GRAD_MISTAKES,
-        forbid=("leaky_relu", "leaky_relu_grad"),
+        forbid=("leaky_relu", "leaky_relu_grad", "relu", "relu_grad"),
     ),
 ]
 
@@ -599,14 +603,17 @@ def _xor_values(ctx, fn):
         )
         + "; XOR needs 0, 1, 1, 0."
     ]
+    mistake = None
     with np.errstate(all="ignore"):
         transposed = _xor_outputs(got, transpose=True)
     if np.all(np.abs(transposed - target) < 1e-6):
+        mistake = "W transposed"
         lines.append(
             "With W transposed it would be right: row i of W holds the weights of hidden unit i "
             "(W @ x), so W[i, j] connects input j to hidden unit i."
         )
     elif np.all(np.isfinite(out)) and np.ptp(out - target) < 1e-6:
+        mistake = "c off"
         lines.append(
             f"Every output is off by the same amount, {out[0]:.3g}: the hidden layer and w are "
             "right, only c is not (subtract that amount from c)."
@@ -617,6 +624,7 @@ def _xor_values(ctx, fn):
         and np.all(np.abs(out[[0, 3]]) < 1e-6)
         and abs(out[1]) > 1e-6
     ):
+        mistake = "w scaled"
         lines.append(
             f"The pattern is right but the 1s come out as {out[1]:.3g}: scale w (and c) by "
             f"1 / {out[1]:.3g}."
@@ -625,7 +633,9 @@ def _xor_values(ctx, fn):
         table = tuple(int(v) for v in np.round(out)) if np.all(np.isfinite(out)) else None
         if table in _TABLES and _TABLES[table] and np.all(np.abs(out - np.round(out)) < 1e-6):
             lines.append(_TABLES[table])
+            mistake = "computes " + _TABLES[table].split("computes ")[1].split()[0].strip(".:,")
         elif np.ptp(out) < 1e-9:
+            mistake = "constant output"
             lines.append(
                 "The output is the same for every input: both hidden units are dead or identical."
             )
@@ -633,7 +643,7 @@ def _xor_values(ctx, fn):
             lines.append(
                 "Trace the four inputs by hand through the hidden layer to find which one is off."
             )
-    ctx.fail("\n    ".join(lines))
+    ctx.fail("\n    ".join(lines), mistake=mistake)
 
 
 SPECS += [

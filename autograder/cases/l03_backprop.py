@@ -85,8 +85,14 @@ def _linear_forward_runner(ctx, fn):
     hidden = ctx.hidden
     for case in _linear_forward_cases(ctx.rng, hidden=hidden):
         ctx.compare_case(
-            _first(fn), case, expected=call_reference(reference("linear_forward"), case.args)[0]
+            _first(fn),
+            case,
+            expected=call_reference(reference("linear_forward"), case.args)[0],
+            where=_OUT,
         )
+
+
+_OUT = "out (the 1st value returned)"
 
 
 def _first(fn):
@@ -263,7 +269,7 @@ def _relu_cases(rng, hidden=False):
 def _relu_forward_runner(ctx, fn):
     for case in _relu_cases(ctx.rng, hidden=ctx.hidden):
         expected = call_reference(reference("relu_forward"), case.args)[0]
-        ctx.compare_case(_first(fn), case, expected=expected)
+        ctx.compare_case(_first(fn), case, expected=expected, where=_OUT)
 
 
 RELU_BACKWARD_MISTAKES = [
@@ -384,6 +390,17 @@ def _ng_centred(f, x, h=1e-5, scale=1.0):
     return g
 
 
+def _ng_first_entries(f, x, h=1e-5):
+    """A loop over range(len(x)) of flat indices: only the first len(x) entries."""
+    g = np.zeros_like(x, dtype=float)
+    for i in range(len(x)):
+        xp, xm = x.copy(), x.copy()
+        xp.flat[i] += h
+        xm.flat[i] -= h
+        g.flat[i] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
 NUMGRAD_MISTAKES = [
     Mistake(
         "forward difference",
@@ -430,6 +447,33 @@ NUMGRAD_MISTAKES = [
         _ng_rows,
         "for a 2-D x you perturbed a whole row x[i] at once (a loop over range(len(x))); "
         "perturb one entry at a time: for idx in np.ndindex(x.shape): ... x[idx] ...",
+    ),
+    Mistake(
+        "first len(x) entries only",
+        lambda f, x, h=1e-5: (
+            _ng_first_entries(f, x, h)
+            if np.ndim(x) > 1
+            else (_ for _ in ()).throw(ValueError("len(x) is every entry of a 1-D x"))
+        ),
+        "only the first len(x) entries of the gradient are computed, the others stay 0: for a "
+        "2-D x, len(x) is the number of rows, not of entries. Loop over every entry: "
+        "for idx in np.ndindex(x.shape) (or range(x.size) with x.flat).",
+    ),
+    Mistake(
+        "xp and xm are x itself",
+        lambda f, x, h=1e-5: np.zeros(np.shape(x)),
+        "every entry is 0: f was evaluated at the same point on both sides. `xp = x` does not "
+        "copy: xp, xm and x are one array, so xm[idx] -= h undoes xp[idx] += h before f is "
+        "called. Copy (xp = x.copy(), xm = x.copy()), or save the entry and put it back: "
+        "old = x[idx]; x[idx] = old + h; f_plus = f(x); x[idx] = old - h; ...; x[idx] = old.",
+    ),
+    Mistake(
+        "minus side at x",
+        lambda f, x, h=1e-5: _ng_forward(f, x, h) / 2,
+        "the result is (f(x + h) − f(x)) / 2h, half a one-sided difference: f(x − h) was in "
+        "fact evaluated at x. `xm = x` (or `xp = x`) does not copy, so the perturbations of "
+        "xp and xm land on the same array and cancel. Copy (xm = x.copy()), or save the entry "
+        "and put it back between the two evaluations.",
     ),
     Mistake(
         "all entries at once",
@@ -493,11 +537,14 @@ def _ng_restores(ctx, fn) -> None:
             "Your numerical_gradient leaves x almost, but not exactly, as it was: undoing a "
             "perturbation by arithmetic (x[i] += h; x[i] -= 2 * h; x[i] += h) rounds, so some "
             "entries end up one bit off. Save the value and put it back: old = x[idx]; "
-            "x[idx] = old + h; ...; x[idx] = old - h; ...; x[idx] = old."
+            "x[idx] = old + h; ...; x[idx] = old - h; ...; x[idx] = old.",
+            mistake="x restored by arithmetic",
         )
     ctx.fail(
         "Your numerical_gradient leaves x changed in place: after evaluating f at x ± h, put the "
-        "original value back (old = x[idx]; ...; x[idx] = old), or perturb a copy of x."
+        "original value back (old = x[idx]; ...; x[idx] = old), or perturb a copy of x "
+        "(xp = x.copy(): `xp = x` is a second name for the same array, not a copy).",
+        mistake="x not restored",
     )
 
 
@@ -705,18 +752,13 @@ def _mlp_gradient(ctx, fn):
             g[idx] = (ref(plus, X, y, reg=0.1)[0] - ref(minus, X, y, reg=0.1)[0]) / 2e-5
         numeric[key] = g
 
-    def grads_only(p, X_, y_, reg=0.0):
-        result = fn(p, X_, y_, reg=reg)
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise TypeError(f"expected (loss, grads), got {type(result).__name__}")
-        return result[1]
-
     ctx.compare_case(
-        grads_only,
+        fn,
         Case(
             "grads measured numerically (reg = 0.1)", case.args, case.kwargs, rtol=1e-5, atol=1e-7
         ),
         expected=numeric,
+        select=1,
     )
 
 
@@ -755,7 +797,8 @@ def _call_train(ctx, fn, X, y, kwargs, **extra):
         if "'int' object has no attribute" in failed.message:
             raise _PartFailed(
                 failed.message + "\n    (rng may be an int seed or None, not only a Generator: "
-                "start with rng = np.random.default_rng(rng), which accepts all three)"
+                "start with rng = np.random.default_rng(rng), which accepts all three)",
+                "int seed used as a Generator",
             ) from None
         raise
 
@@ -764,6 +807,176 @@ def _identical_hidden_units(params) -> bool:
     W1 = np.asarray(params["W1"], dtype=float)
     with np.errstate(all="ignore"):
         return W1.ndim == 2 and len(W1) > 1 and float(np.max(np.ptp(W1, axis=0))) < 1e-9
+
+
+class _OrderProbe(np.random.Generator):
+    """The ``rng`` given to ``train_mlp`` by the order check: a Generator that serves every
+    draw about the ``n`` samples (a permutation, a shuffle, ``n`` sort keys, indices in
+    ``[0, n)``) from a stream of its own, and records it; any other draw (the initialisation)
+    comes from its own bit generator as usual.
+
+    Two runs with the same ``init_seed`` and different ``order_seed`` start from the same
+    weights and differ only in the order of the samples, so the order's effect can be seen.
+    ``np.random.default_rng(probe)`` returns the probe itself, as for any Generator.
+    """
+
+    def __init__(self, init_seed: int, order_seed: int, n: int):
+        super().__init__(np.random.PCG64(init_seed))
+        self.n = n
+        self.order = np.random.default_rng(order_seed)
+        self.log: list[tuple[str, str]] = []  # (kind, method): kind is order / batch / other
+
+    def _sized(self, size) -> int | None:
+        if size is None:
+            return None
+        shape = (size,) if np.ndim(size) == 0 else tuple(size)
+        return int(np.prod(shape)) if shape[:1] == (self.n,) else None
+
+    def _note(self, kind: str, method: str) -> None:
+        self.log.append((kind, method))
+
+    def permutation(self, x, axis=0):
+        count = x if isinstance(x, (int, np.integer)) else np.shape(x)[axis]
+        if count != self.n:
+            self._note("other", "permutation")
+            return super().permutation(x, axis)
+        self._note("order", "permutation")
+        order = self.order.permutation(self.n)
+        return order if isinstance(x, (int, np.integer)) else np.take(x, order, axis=axis)
+
+    def shuffle(self, x, axis=0):
+        if len(x) != self.n or axis != 0:
+            self._note("other", "shuffle")
+            return super().shuffle(x, axis)
+        self._note("order", "shuffle")
+        order = self.order.permutation(self.n)
+        if isinstance(x, np.ndarray):
+            x[...] = x[order]
+        else:
+            x[:] = [x[i] for i in order]
+        return None
+
+    def permuted(self, x, *, axis=None, out=None):
+        count = np.size(x) if axis is None else np.shape(x)[axis]
+        if count != self.n:
+            self._note("other", "permuted")
+            return super().permuted(x, axis=axis, out=out)
+        self._note("order", "permuted")
+        return self.order.permuted(x, axis=axis, out=out)
+
+    def choice(self, a, size=None, replace=True, p=None, axis=0, shuffle=True):
+        count = a if isinstance(a, (int, np.integer)) else np.shape(a)[axis]
+        if count != self.n:
+            self._note("other", "choice")
+            return super().choice(a, size, replace, p, axis, shuffle)
+        whole = not replace and self._sized(size) == self.n
+        self._note("order" if whole else "batch", "choice")
+        return self.order.choice(a, size, replace, p, axis, shuffle)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
+        top = low if high is None else high
+        if (high is None or low == 0) and top == self.n and not endpoint and size is not None:
+            self._note("batch", "integers")
+            return self.order.integers(low, high, size, dtype, endpoint)
+        self._note("other", "integers")
+        return super().integers(low, high, size, dtype, endpoint)
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        if self._sized(size) is not None:  # n sort keys: an argsort order
+            self._note("order", "random")
+            return self.order.random(size, dtype, out)
+        self._note("other", "random")
+        return super().random(size, dtype, out)
+
+    def standard_normal(self, size=None, dtype=np.float64, out=None):
+        if self._sized(size) is not None:
+            self._note("order", "standard_normal")
+            return self.order.standard_normal(size, dtype, out)
+        self._note("other", "standard_normal")
+        return super().standard_normal(size, dtype, out)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        if self._sized(size) is not None:
+            self._note("order", "normal")
+            return self.order.normal(loc, scale, size)
+        self._note("other", "normal")
+        return super().normal(loc, scale, size)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        if self._sized(size) is not None:
+            self._note("order", "uniform")
+            return self.order.uniform(low, high, size)
+        self._note("other", "uniform")
+        return super().uniform(low, high, size)
+
+
+ORDER_EPOCHS = 3
+
+
+def _check_order(ctx, fn, X, y, seed: int) -> None:
+    """Each epoch visits every sample once, in a new random order (the docstring's promise):
+    run a few epochs with an :class:`_OrderProbe` as rng and look at the draws about the
+    samples; then change only the order stream and see whether training notices."""
+
+    def probed(order_seed):
+        def run(X_, y_):
+            probe = _OrderProbe(seed, order_seed, len(X_))
+            params = fn(X_, y_, **dict(TRAIN_KWARGS, epochs=ORDER_EPOCHS, rng=probe))
+            return params, list(probe.log)
+
+        return run
+
+    label = f"spirals, {ORDER_EPOCHS} epochs, order of the samples"
+    first, log = _call_train(ctx, probed(1), X, y, {}, label=label)
+    if not log or not isinstance(first, dict):
+        return  # rng was not used through its methods: nothing to observe
+    second, _ = _call_train(ctx, probed(2), X, y, {}, label=label)
+    keys = ("W1", "b1", "W2", "b2")
+    same = isinstance(second, dict) and all(
+        np.array_equal(np.asarray(first.get(k)), np.asarray(second.get(k))) for k in keys
+    )
+    orders = sum(kind == "order" for kind, _ in log)
+    batches = sorted({method for kind, method in log if kind == "batch"})
+    fix = (
+        "Draw a new permutation at the start of every epoch, order = rng.permutation(n), and "
+        "take the mini-batches as consecutive slices of it: idx = order[start:start + "
+        "batch_size]."
+    )
+    if batches and orders < ORDER_EPOCHS:
+        ctx.fail(
+            f'On the case "{label}": the mini-batches are drawn at random with rng.'
+            f"{batches[0]}(...), independently of each other, so an epoch repeats some samples "
+            "and skips others. An epoch visits every sample exactly once, in a new random "
+            f"order. {fix}",
+            mistake="batches drawn independently",
+        )
+    if same and orders == 0:
+        ctx.fail(
+            f'On the case "{label}": the samples are visited in the same order in every epoch '
+            f"(no shuffling): with the spirals sorted by class, each mini-batch then holds a "
+            f"single class. {fix}",
+            mistake="never shuffled",
+        )
+    if same:
+        ctx.fail(
+            f'On the case "{label}": a random order is drawn from rng but training does not '
+            "depend on it: the mini-batches do not follow it (e.g. X[start:start + "
+            "batch_size] instead of X[order[start:start + batch_size]]). " + fix,
+            mistake="order drawn but not used",
+        )
+    if orders < ORDER_EPOCHS:
+        ctx.fail(
+            f'On the case "{label}": '
+            + (
+                "the samples are shuffled once, before the first epoch, and every epoch "
+                "then repeats the same order"
+                if orders == 1
+                else f"only {orders} random orders were drawn in {ORDER_EPOCHS} epochs"
+            )
+            + "; the docstring asks for a new random order in each epoch. "
+            + fix,
+            mistake="shuffled once" if orders == 1 else "not reshuffled every epoch",
+        )
 
 
 def _train_runner(seed: int, data_seed: int):
@@ -780,6 +993,15 @@ def _train_runner(seed: int, data_seed: int):
         acc = _accuracy(params, X, y)
         if not np.isfinite(acc) or acc < TRAIN_THRESHOLD:
             finite = all(np.all(np.isfinite(np.asarray(v))) for v in params.values())
+            mistake = (
+                "updates blow up"
+                if not finite
+                else "identical hidden units"
+                if _identical_hidden_units(params)
+                else "no learning"
+                if acc < 0.45
+                else None
+            )
             why = (
                 "the parameters contain NaN or inf: the learning rate is applied with the "
                 "wrong sign, or the updates blow up"
@@ -799,7 +1021,8 @@ def _train_runner(seed: int, data_seed: int):
             ctx.fail(
                 f"after training on the spirals the training accuracy is {acc:.0%}; at least "
                 f"{TRAIN_THRESHOLD:.0%} is needed. Likely: {why}"
-                + ("" if why.endswith("?") else ".")
+                + ("" if why.endswith("?") else "."),
+                mistake=mistake,
             )
         again = _call_train(ctx, fn, X, y, kwargs, label="spirals, same rng", global_seed=7)
         same = isinstance(again, dict) and all(
@@ -809,7 +1032,8 @@ def _train_runner(seed: int, data_seed: int):
             ctx.fail(
                 "two runs with the same rng gave different parameters: all randomness "
                 "(initialisation, shuffling) must come from the rng argument "
-                "(rng = np.random.default_rng(rng)), never from np.random.* directly."
+                "(rng = np.random.default_rng(rng)), never from np.random.* directly.",
+                mistake="global random state",
             )
         # ... and it must actually come from rng: two seeds, one short epoch each.
         short = dict(TRAIN_KWARGS, epochs=1)
@@ -823,8 +1047,10 @@ def _train_runner(seed: int, data_seed: int):
             ctx.fail(
                 "two runs with different rng seeds gave identical parameters: train_mlp seems "
                 "to use a fixed seed of its own. Take all randomness (initialisation, "
-                "shuffling) from the rng argument: rng = np.random.default_rng(rng)."
+                "shuffling) from the rng argument: rng = np.random.default_rng(rng).",
+                mistake="fixed seed",
             )
+        _check_order(ctx, fn, X, y, seed)
 
     return run
 
@@ -838,6 +1064,7 @@ SPECS = [
         mistakes=LINEAR_FORWARD_MISTAKES,
         # lesson 01's layer_forward(x, W, b, identity) computes the same thing
         forbid=("linear_forward", "linear_backward", "layer_forward", "neuron_forward"),
+        output_names=("out", "cache"),
     ),
     FunctionSpec(
         name="linear_backward",
@@ -847,6 +1074,7 @@ SPECS = [
         mistakes=LINEAR_BACKWARD_MISTAKES,
         companions=("linear_forward",),
         forbid=("linear_forward", "linear_backward"),
+        output_names=("dx", "dW", "db"),
     ),
     FunctionSpec(
         name="relu_forward",
@@ -854,7 +1082,8 @@ SPECS = [
         arg_names=("x",),
         runners={"values": _relu_forward_runner, "hidden": _relu_forward_runner},
         mistakes=RELU_FORWARD_MISTAKES,
-        forbid=("relu_forward", "relu_backward", "relu"),
+        forbid=("relu_forward", "relu_backward", "relu", "leaky_relu"),
+        output_names=("out", "cache"),
     ),
     FunctionSpec(
         name="relu_backward",
@@ -863,7 +1092,7 @@ SPECS = [
         runners={"values": _rb_runner, "hidden": _rb_runner},
         mistakes=RELU_BACKWARD_MISTAKES,
         companions=("relu_forward",),
-        forbid=("relu_forward", "relu_backward", "relu_grad"),
+        forbid=("relu_forward", "relu_backward", "relu_grad", "leaky_relu_grad"),
     ),
     FunctionSpec(
         name="numerical_gradient",
@@ -879,7 +1108,19 @@ SPECS = [
         cases={"values": _mlp_values, "hidden": _mlp_hidden},
         runners={"gradient": _mlp_gradient},
         mistakes=MLP_MISTAKES,
-        forbid=("mlp_loss", "train_mlp"),
+        # the exercise is the forward and backward pass through the layers: the layers'
+        # references would do it (lesson 02's loss may be reused)
+        forbid=(
+            "mlp_loss",
+            "train_mlp",
+            "linear_forward",
+            "linear_backward",
+            "relu_forward",
+            "relu_backward",
+            "layer_forward",
+            "neuron_forward",
+        ),
+        output_names=("loss", "grads"),
         rtol=1e-6,
         atol=1e-9,
     ),
@@ -888,6 +1129,9 @@ SPECS = [
         concept="train_mlp",
         arg_names=("X", "y"),
         runners={"accuracy": _train_runner(0, 1), "hidden": _train_runner(5, 11)},
+        # the answer cell suggests nnkit.mlp_loss; shuffling and batching are the exercise
+        # (iterate_minibatches, which nnkit.fit uses, would do them)
+        forbid=("train_mlp", "iterate_minibatches"),
     ),
 ]
 

@@ -50,7 +50,8 @@ def check_uses_rng(ctx, fn, args: tuple, kwargs: dict, label: str, rng_index: in
             f'On the case "{label}": your code used the global random state of NumPy '
             "(np.random.rand, np.random.randn, np.random.normal, np.random.seed, ...). Draw "
             "every random number from the rng argument: rng = np.random.default_rng(rng); "
-            "rng.normal(...)."
+            "rng.normal(...).",
+            mistake="global random state",
         )
     again, _ = ctx.call(probe, with_seed(11), kwargs, label=label)
     again = np.asarray(again)
@@ -59,7 +60,8 @@ def check_uses_rng(ctx, fn, args: tuple, kwargs: dict, label: str, rng_index: in
             f'On the case "{label}": two calls with the same seed gave different results: '
             "your code draws from a generator that ignores the rng argument (e.g. "
             "np.random.default_rng() with no argument, seeded from the clock). Use "
-            "rng = np.random.default_rng(rng) and draw from that rng."
+            "rng = np.random.default_rng(rng) and draw from that rng.",
+            mistake="unseeded generator",
         )
     shifted, _ = ctx.call(probe, with_seed(11), kwargs, label=label, global_seed=12345)
     shifted = np.asarray(shifted)
@@ -67,7 +69,8 @@ def check_uses_rng(ctx, fn, args: tuple, kwargs: dict, label: str, rng_index: in
         ctx.fail(
             f'On the case "{label}": two calls with the same rng gave different results when '
             "the global NumPy random state differed: your code used the global random state. "
-            "Draw every random number from the rng argument: rng = np.random.default_rng(rng)."
+            "Draw every random number from the rng argument: rng = np.random.default_rng(rng).",
+            mistake="global random state",
         )
     other, _ = ctx.call(probe, with_seed(12), kwargs, label=label)
     other = np.asarray(other)
@@ -75,7 +78,8 @@ def check_uses_rng(ctx, fn, args: tuple, kwargs: dict, label: str, rng_index: in
         ctx.fail(
             f'On the case "{label}": two different seeds gave the same result: the rng '
             "argument is ignored (e.g. a fixed np.random.default_rng(0) inside). Use "
-            "rng = np.random.default_rng(rng)."
+            "rng = np.random.default_rng(rng).",
+            mistake="fixed seed",
         )
     gen = np.random.default_rng(5)
     out, _ = ctx.call(probe, with_seed(gen), kwargs, label=label + ", rng a Generator")
@@ -97,11 +101,13 @@ def check_defaults(ctx, fn, defaults: dict) -> None:
         if param is None:
             ctx.fail(
                 f"{ctx.spec.name} has no parameter `{key}`: keep the signature of the "
-                f"exercise, with {shown}."
+                f"exercise, with {shown}.",
+                mistake=f"no parameter {key}",
             )
         if param.default is inspect.Parameter.empty:
             ctx.fail(
-                f"`{key}` has no default value: the signature of the exercise has {key}={value!r}."
+                f"`{key}` has no default value: the signature of the exercise has {key}={value!r}.",
+                mistake=f"no default for {key}",
             )
         try:
             same = bool(np.isclose(float(param.default), float(value), rtol=1e-12, atol=0))
@@ -110,7 +116,8 @@ def check_defaults(ctx, fn, defaults: dict) -> None:
         if not same:
             ctx.fail(
                 f"the default value of `{key}` is {param.default!r}; the exercise's signature "
-                f"has {key}={value!r} (calls that leave it out must use that value)."
+                f"has {key}={value!r} (calls that leave it out must use that value).",
+                mistake=f"wrong default for {key}",
             )
 
 
@@ -228,7 +235,8 @@ def _scale_candidates(name):
                     if root
                     else (lambda i, o, c=c, f=_FANS[fans]: c / f(i, o))
                 )
-                out.append((scale, f"your {what} looks like {formula}: " + "; ".join(notes)))
+                message = f"your {what} looks like {formula}: " + "; ".join(notes)
+                out.append((scale, message, formula))
     return out
 
 
@@ -270,7 +278,8 @@ def _init_runner(name: str, shapes: tuple[tuple[int, int], ...]):
                 ctx.fail(
                     f'On the case "{label}": the weights are not centred on 0 (draw from '
                     + ("U(-a, a), not U(0, a)" if dist == "uniform" else "N(0, std²)")
-                    + ")."
+                    + ").",
+                    mistake="not centred",
                 )
             # excess kurtosis: -1.2 for a uniform, 0 for a normal distribution
             kurt = _kurtosis(W)
@@ -278,13 +287,15 @@ def _init_runner(name: str, shapes: tuple[tuple[int, int], ...]):
                 ctx.fail(
                     f'On the case "{label}": the weights look drawn from a normal '
                     "distribution; this initialiser draws uniformly "
-                    "(rng.uniform(-a, a, size=...))."
+                    "(rng.uniform(-a, a, size=...)).",
+                    mistake="normal instead of uniform",
                 )
             if dist == "normal" and kurt < -0.6:
                 ctx.fail(
                     f'On the case "{label}": the weights are bounded like a uniform '
                     "distribution; this initialiser draws from a normal distribution "
-                    "(rng.normal(0, std, size=...))."
+                    "(rng.normal(0, std, size=...)).",
+                    mistake="uniform instead of normal",
                 )
             drawn.append((label, fan_in, fan_out, W, std, want))
         for label, fan_in, fan_out, _W, std, want in drawn:
@@ -293,15 +304,16 @@ def _init_runner(name: str, shapes: tuple[tuple[int, int], ...]):
             # the observed scale (bound or std) against plausible wrong formulas, on every shape
             factor = np.sqrt(3) if dist == "uniform" else 1.0
             best = None
-            for scale, message in _scale_candidates(name):
+            for scale, message, formula in _scale_candidates(name):
                 errs = [abs(np.log(s * factor / scale(i, o))) for _, i, o, _, s, _ in drawn]
                 distinct = abs(scale(fan_in, fan_out) / scale_of(fan_in, fan_out) - 1) > 0.05
                 if max(errs) < 0.03 and distinct and (best is None or max(errs) < best[0]):
-                    best = (max(errs), message)
+                    best = (max(errs), message, formula)
             if best is not None:
                 ctx.fail(
                     f'On the case "{label}": the spread of the weights is wrong. This looks '
-                    f"like: {best[1]}. {name} uses {what} = {want_formula}."
+                    f"like: {best[1]}. {name} uses {what} = {want_formula}.",
+                    mistake=f"scale {best[2]}",
                 )
             ctx.fail(
                 f'On the case "{label}": the standard deviation of the weights is '
@@ -314,12 +326,14 @@ def _init_runner(name: str, shapes: tuple[tuple[int, int], ...]):
                 if peak > a * (1 + 1e-6):
                     ctx.fail(
                         f'On the case "{label}": some weights lie outside [-a, a] with '
-                        f"a = {want_formula}."
+                        f"a = {want_formula}.",
+                        mistake="outside [-a, a]",
                     )
                 if peak < a * (1 - 1e-3):
                     ctx.fail(
                         f'On the case "{label}": the weights do not fill [-a, a] with '
-                        f"a = {want_formula}."
+                        f"a = {want_formula}.",
+                        mistake="does not fill [-a, a]",
                     )
         check_uses_rng(ctx, fn, (shapes[0][0], shapes[0][1], 0), {}, "same and other seeds", 2)
 
@@ -350,14 +364,19 @@ def _orthogonal_runner(shapes):
             if gain != 1 and np.allclose(gram, gain**4 * eye, atol=tol):
                 ctx.fail(
                     f'On the case "{label}": the rows have norm gain²: multiply the orthonormal '
-                    "matrix by gain, not gain²."
+                    "matrix by gain, not gain².",
+                    mistake="gain squared",
                 )
             if gain != 1 and np.allclose(gram, eye, atol=tol):
-                ctx.fail(f'On the case "{label}": the gain is missing: return gain * Q.')
+                ctx.fail(
+                    f'On the case "{label}": the gain is missing: return gain * Q.',
+                    mistake="gain missing",
+                )
             if gain != 1 and np.allclose(gram, gain * eye, atol=tol):
                 ctx.fail(
                     f'On the case "{label}": the rows have norm sqrt(gain): multiply the '
-                    "orthonormal matrix by gain itself."
+                    "orthonormal matrix by gain itself.",
+                    mistake="square root of the gain",
                 )
             if not np.allclose(gram, gain**2 * eye, atol=tol):
                 ctx.fail(
@@ -375,13 +394,15 @@ def _orthogonal_runner(shapes):
                     + ("columns" if rows else "rows")
                     + " of W are zero (padding or slicing an identity): take the "
                     "orthonormal factor Q of a random Gaussian matrix of shape (max, min) of "
-                    "the fans, so that every unit is connected."
+                    "the fans, so that every unit is connected.",
+                    mistake="zero rows or columns",
                 )
         W = np.asarray(ctx.call(fn, (6, 6, 4), label="gain left at its default"))
         if W.shape == (6, 6) and not np.allclose(W @ W.T, np.eye(6), atol=1e-5):
             ctx.fail(
                 'On the case "gain left at its default": without a gain argument W @ W.T '
-                "must be the identity: the default is gain=1.0."
+                "must be the identity: the default is gain=1.0.",
+                mistake="wrong default for gain",
             )
         check_uses_rng(ctx, fn, (shapes[0][0], shapes[0][1], 0), {}, "same and other seeds", 2)
 
@@ -729,6 +750,9 @@ _INIT_FORBID = (
     "lecun_normal",
 )
 
+# references that propagate through a layer (the rule: AUTHORING.md, "forbid")
+_STACK_CORE = ("activation_stds", "gradient_norms", "layer_forward", "linear_forward")
+
 SPECS = [
     FunctionSpec(
         name=name,
@@ -758,7 +782,8 @@ SPECS = [
         arg_names=("X", "weights", "activation"),
         runners={"values": _values_runner(_act_cases), "hidden": _values_runner(_act_cases)},
         mistakes=_arrays(ACT_STDS_MISTAKES),
-        forbid=("activation_stds", "gradient_norms"),
+        # the exercise is the pass through the layers: a layer's reference would do it
+        forbid=_STACK_CORE,
         rtol=1e-9,
         atol=1e-12,
     ),
@@ -772,7 +797,7 @@ SPECS = [
             "hidden": _values_runner(_gn_cases),
         },
         mistakes=_arrays(GRAD_NORMS_MISTAKES),
-        forbid=("activation_stds", "gradient_norms"),
+        forbid=(*_STACK_CORE, "linear_backward"),
         rtol=1e-7,
         atol=1e-12,
     ),

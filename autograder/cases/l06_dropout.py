@@ -34,38 +34,45 @@ def _check_train(ctx, x, p, out, label, hidden=False):
     rtol = 1e-5 if x.dtype == np.float32 else 1e-9
     xs, os = x[kept], out[kept]
     if kept.sum() == 0:
-        ctx.fail(f'On the case "{label}": every unit was dropped.')
+        ctx.fail(f'On the case "{label}": every unit was dropped.', mistake="every unit dropped")
     if not _close(os, xs / (1 - p), rtol):
-        for wrong, message in (
-            (xs, "the kept units are not rescaled: inverted dropout divides them by 1 − p"),
+        for wrong, message, mistake in (
+            (
+                xs,
+                "the kept units are not rescaled: inverted dropout divides them by 1 − p",
+                "not rescaled",
+            ),
             (
                 xs * (1 - p),
                 "the kept units are multiplied by 1 − p; inverted dropout divides "
                 "by 1 − p during training",
+                "multiplied by 1 − p",
             ),
             (
                 xs / p,
                 "the kept units are divided by p; p is the probability of dropping, so "
                 "divide by 1 − p (the keep probability)",
+                "divided by p",
             ),
-            (xs * p, "the kept units are multiplied by p; divide by 1 − p"),
+            (xs * p, "the kept units are multiplied by p; divide by 1 − p", "multiplied by p"),
         ):
             if _close(os, wrong, rtol):
-                ctx.fail(f'On the case "{label}": {message}.')
+                ctx.fail(f'On the case "{label}": {message}.', mistake=mistake)
         ctx.fail(
             f'On the case "{label}": a unit is either dropped (0) or kept and scaled: '
             "out = x * mask / (1 − p); some outputs are neither."
         )
     if x.ndim == 2 and 0 < p and min(x.shape) > 1:
-        for axis, what in (
-            (0, "every sample (row) gets the same mask"),
-            (1, "each sample (row) is kept or dropped as a whole"),
+        for axis, what, mistake in (
+            (0, "every sample (row) gets the same mask", "one mask for every sample"),
+            (1, "each sample (row) is kept or dropped as a whole", "whole samples dropped"),
         ):
             first = kept.take([0], axis=axis)
             if (kept == first).all():
                 ctx.fail(
                     f'On the case "{label}": {what}: draw one independent keep/drop '
-                    "decision per entry, rng.random(x.shape) >= p."
+                    "decision per entry, rng.random(x.shape) >= p.",
+                    mistake=mistake,
                 )
     rate = kept.mean()
     tol = 5 * np.sqrt(p * (1 - p) / x.size) + 1e-12
@@ -74,7 +81,8 @@ def _check_train(ctx, x, p, out, label, hidden=False):
             ctx.fail(
                 f'On the case "{label}": about a fraction p of the units survive: p is the '
                 "probability of dropping a unit, so keep where rng.random(x.shape) >= p "
-                "(keep probability 1 − p)."
+                "(keep probability 1 − p).",
+                mistake="p kept instead of dropped",
             )
         ctx.fail(
             f'On the case "{label}": the fraction of surviving units is not 1 − p.'
@@ -109,17 +117,20 @@ def _dropout_runner(ctx, fn):
                 ctx.fail(
                     f'On the case "{e_label}": the output is scaled by 1 − p at '
                     "evaluation; inverted dropout already rescaled during training, so "
-                    "evaluation returns x unchanged."
+                    "evaluation returns x unchanged.",
+                    mistake="scaled at evaluation",
                 )
             if _close(ev, x / (1 - p)):
                 ctx.fail(
                     f'On the case "{e_label}": evaluation divides by 1 − p; it must return '
-                    "x unchanged."
+                    "x unchanged.",
+                    mistake="divided at evaluation",
                 )
             if (ev == 0).any():
                 ctx.fail(
                     f'On the case "{e_label}": units are dropped at evaluation; with '
-                    "train=False return x unchanged."
+                    "train=False return x unchanged.",
+                    mistake="dropout at evaluation",
                 )
             ctx.fail(f'On the case "{e_label}": with train=False the output must equal x.')
     x = rng.normal(size=(20, 10))
@@ -193,30 +204,42 @@ def _dropout_backward_runner(ctx, fn, forward=None):
                 ctx.fail(
                     f'On the case "{label}": dx is 0 at kept units whose input x is 0: a '
                     "mask rebuilt from out != 0 (or x != 0) loses them. Keep the mask (or "
-                    "mask / (1 − p)) itself in the cache."
+                    "mask / (1 − p)) itself in the cache.",
+                    mistake="mask rebuilt from out",
                 )
-            for wrong, message in (
+            for wrong, message, mistake in (
                 (
                     dout,
                     "dx ignores the mask: dropped units pass no gradient, "
                     "dx = dout * mask / (1 − p)",
+                    "mask ignored",
                 ),
                 (
                     dout * mask,
                     "dx is not scaled: dx = dout * mask / (1 − p), the same scaling "
                     "as the forward pass",
+                    "not rescaled",
                 ),
-                (dout / (1 - p), "dx ignores the mask (only scaled): dx = dout * mask / (1 − p)"),
-                (dout * mask * (1 - p), "dx is multiplied by 1 − p; divide"),
-                (dout * mask / p, "dx is divided by p; divide by 1 − p, the keep probability"),
+                (
+                    dout / (1 - p),
+                    "dx ignores the mask (only scaled): dx = dout * mask / (1 − p)",
+                    "mask ignored, scaled",
+                ),
+                (dout * mask * (1 - p), "dx is multiplied by 1 − p; divide", "multiplied by 1 − p"),
+                (
+                    dout * mask / p,
+                    "dx is divided by p; divide by 1 − p, the keep probability",
+                    "divided by p",
+                ),
                 (
                     dout * ~mask / (1 - p),
                     "the mask is inverted: gradients flow through the kept units",
+                    "inverted mask",
                 ),
-                (mask / (1 - p), "dx is the mask alone: multiply it by dout"),
+                (mask / (1 - p), "dx is the mask alone: multiply it by dout", "mask alone"),
             ):
                 if dx.shape == wrong.shape and _close(dx[where], wrong[where]):
-                    ctx.fail(f'On the case "{label}": {message}.')
+                    ctx.fail(f'On the case "{label}": {message}.', mistake=mistake)
             ctx.fail(
                 f'On the case "{label}": dx must be dout * mask / (1 − p) with the mask '
                 "of the forward pass."
@@ -567,6 +590,7 @@ SPECS = [
         arg_names=("x", "p", "train", "rng"),
         runners={"statistics": _dropout_runner, "hidden": _dropout_runner},
         forbid=("dropout_forward", "dropout_backward"),
+        output_names=("out", "cache"),
     ),
     FunctionSpec(
         name="dropout_backward",
@@ -587,6 +611,7 @@ SPECS = [
         },
         mistakes=L2_MISTAKES,
         forbid=("l2_penalty", "l1_penalty"),
+        output_names=("value", "grads"),
     ),
     FunctionSpec(
         name="l1_penalty",
@@ -599,6 +624,7 @@ SPECS = [
         },
         mistakes=L1_MISTAKES,
         forbid=("l2_penalty", "l1_penalty"),
+        output_names=("value", "grads"),
     ),
     FunctionSpec(
         name="early_stopping_epoch",

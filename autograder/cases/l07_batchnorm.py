@@ -212,11 +212,51 @@ def _fw_cases(rng, hidden=False):
     ]
 
 
+# what the forward runner compares: the output and the running statistics left in the state
+_FW_PARTS = ("out", "state['running_mean']", "state['running_var']")
+
+
+def _eval_keeps_state(ctx, comp, case):
+    """In evaluation mode the running statistics must come back unchanged, however the
+    output is computed: say so before comparing values (the catalogue cannot list every
+    way of updating them)."""
+    rm, rv = case.args[3], case.args[4]
+    out, got_m, got_v = ctx.call(comp, case.args, case.kwargs, label=case.label)
+    changed = [
+        name
+        for name, got, before in (("running_mean", got_m, rm), ("running_var", got_v, rv))
+        if np.shape(got) != np.shape(before) or not np.array_equal(got, before)
+    ]
+    if not changed:
+        return
+    with np.errstate(all="ignore"):
+        batch = _bn(*case.args, **case.kwargs, eval_batch=True)[0]
+        ignored = np.shape(out) == batch.shape and np.allclose(out, batch, rtol=1e-6, atol=1e-9)
+    what = " and ".join(f"state[{name!r}]" for name in changed)
+    if ignored:
+        ctx.fail(
+            f'On the case "{case.label}": with train=False your batchnorm_forward does what '
+            f"training does: it normalises with the batch statistics and updated {what} in "
+            "evaluation mode. Branch on train: evaluation normalises with "
+            "state['running_mean'] and state['running_var'] and leaves them unchanged.",
+            mistake="train flag ignored",
+        )
+    ctx.fail(
+        f'On the case "{case.label}": the running statistics were updated in evaluation mode '
+        f"(train=False changed {what}). Evaluation only reads them: normalise with "
+        "state['running_mean'] and state['running_var'] as they are, and update them only "
+        "when train is True.",
+        mistake="eval updates",
+    )
+
+
 def _fw_runner(ctx, fn):
     check_defaults(ctx, fn, {"momentum": 0.1, "eps": 1e-5})
     comp = _composite(fn)
     for case in _fw_cases(ctx.rng, ctx.hidden):
-        ctx.compare_case(comp, case, expected=_bn(*case.args, **case.kwargs))
+        if not case.args[5]:
+            _eval_keeps_state(ctx, comp, case)
+        ctx.compare_case(comp, case, expected=_bn(*case.args, **case.kwargs), names=_FW_PARTS)
     # a second training call keeps accumulating into the same state
     rng = ctx.rng
     x1, x2 = rng.normal(size=(5, 3)), rng.normal(1, 2, size=(5, 3))
@@ -236,7 +276,8 @@ def _fw_runner(ctx, fn):
     if not (np.allclose(got_m, rm) and np.allclose(got_v, rv)):
         ctx.fail(
             'On the case "two training steps on one state": the running statistics do not '
-            "accumulate over calls: update the arrays in the state dict you are given."
+            "accumulate over calls: update the arrays in the state dict you are given.",
+            mistake="state not accumulated",
         )
 
 
@@ -286,6 +327,7 @@ def _bw(
     dvar_factor=1.0,
     n_minus_1=False,
     no_eps=False,
+    mean_term=1.0,
 ):
     n = len(x)
     mu = x.mean(0)
@@ -305,7 +347,7 @@ def _bw(
     elif no_n:
         dx = inv / n * (dxh - t.sum(0) - xh * (t * xh).sum(0))
     else:
-        dx = inv * (dxh - t.mean(0) + (last if plus_var else -last))
+        dx = inv * (dxh - mean_term * t.mean(0) + (last if plus_var else -last))
     if no_inv:
         dx = dx / inv
     if mean_params:
@@ -331,6 +373,19 @@ BN_BACKWARD_MISTAKES = [
         "mean path only",
         lambda *a: _bw(*a, mean_only=True),
         "the path through the variance is missing from dx (the term x̂ · mean(dx̂ · x̂)).",
+    ),
+    Mistake(
+        "mean path missing",
+        lambda *a: _bw(*a, mean_term=0.0),
+        "the path through the batch mean is missing from dx: dx = dxc stops after the "
+        "variance path. The mean μ depends on every x too: dμ = −sum(dxc) over the batch, and "
+        "dx = dxc + dμ / N (in the closed form, the − sum(dx̂) term).",
+    ),
+    Mistake(
+        "dmu not divided by N",
+        lambda *a: _bw(*a, mean_term=float(len(a[0]))),
+        "the path through the batch mean is added without 1/N: μ = sum(x) / N, so "
+        "dx = dxc + dμ / N with dμ = −sum(dxc) over the batch.",
     ),
     Mistake(
         "no gamma",
@@ -475,10 +530,12 @@ SPECS = [
     FunctionSpec(
         name="batchnorm_forward",
         concept="batchnorm_forward",
-        arg_names=("x", "gamma", "beta", "running_mean", "running_var", "train"),
+        # the runner calls fn(x, gamma, beta, state, train) with a state dict built from these
+        arg_names=("x", "gamma", "beta", "state['running_mean']", "state['running_var']", "train"),
         runners={"values": _fw_runner, "hidden": _fw_runner},
         mistakes=BN_FORWARD_MISTAKES,
         forbid=_FORBID,
+        output_names=("out", "cache"),
         rtol=1e-7,
         atol=1e-10,
     ),
@@ -491,6 +548,7 @@ SPECS = [
             mistakes=BN_BACKWARD_MISTAKES,
             companions=("batchnorm_forward",),
             forbid=_FORBID,
+            output_names=("dx", "dgamma", "dbeta"),
             rtol=1e-6,
             atol=1e-9,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lesson_helpers import assert_correct, assert_wrong
+from lesson_helpers import assert_correct, assert_wrong, grade
 
 import nnkit
 
@@ -232,3 +232,23 @@ CORRECT = [
 def test_different_correct_answer_gets_full_marks(function, fn):
     """Does this correct (but differently written) answer pass every part?"""
     assert_correct(function, L, fn)
+
+
+CHEATS = [
+    ("relu", lambda a: nnkit.leaky_relu(a, 0.0), "nnkit.leaky_relu"),
+    ("relu_grad", lambda a: nnkit.leaky_relu_grad(a, 0.0), "nnkit.leaky_relu_grad"),
+    ("leaky_relu", lambda a, k=0.01: nnkit.relu(a) - k * nnkit.relu(-np.asarray(a)), "nnkit.relu"),
+    (
+        "leaky_relu_grad",
+        lambda a, k=0.01: nnkit.relu_grad(a) + k * nnkit.relu_grad(-np.asarray(a)),
+        "nnkit.relu_grad",
+    ),
+]
+
+
+@pytest.mark.parametrize(("function", "fn", "called"), CHEATS, ids=lambda v: str(v)[:30])
+def test_a_relu_from_the_other_activation_earns_nothing(function, fn, called):
+    """relu is leaky_relu with slope 0 (and leaky_relu two relus): the other activation's
+    reference would do the exercise, so calling it earns nothing, with the usual message."""
+    for part, (ok, message) in grade(function, fn).items():
+        assert not ok and f"calls {called}" in message, (part, message)

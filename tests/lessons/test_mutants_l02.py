@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lesson_helpers import assert_correct, assert_wrong
+from lesson_helpers import assert_correct, assert_wrong, grade
 
 import nnkit
 
@@ -349,3 +349,122 @@ CORRECT = [
 def test_different_correct_answer_gets_full_marks(function, fn):
     """Does this correct (but differently written) answer pass every part?"""
     assert_correct(function, L, fn)
+
+
+# ------------------------------------------------------------------ named messages and parts
+
+
+def _rows_shifted_columns_summed(z, axis=0):
+    e = np.exp(_f(z) - _f(z).max(axis=-1, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("fn", "phrase"),
+    [
+        (_rows_shifted_columns_summed, "divided by the sum of each column"),
+        (
+            lambda z: _rows_shifted_columns_summed(z, axis=1) if np.ndim(z) == 3 else _sm(z),
+            "for 3-D input you divided by the sum along axis 1",
+        ),
+    ],
+)
+def test_softmax_normalised_along_the_wrong_axis_is_named(fn, phrase):
+    """The max along the rows but the sum down the columns: a softmax along the wrong axis."""
+    assert_wrong("softmax", L, fn, phrase, part="values")
+
+
+def test_fused_loss_normalised_down_the_columns_is_named():
+    def sce(z, y):
+        p = _rows_shifted_columns_summed(z)
+        return -np.mean(np.log(_pick(p, y))), (p - _onehot(y, z.shape[1])) / len(y)
+
+    assert_wrong("softmax_cross_entropy", L, sce, "divided by the sum of each column")
+
+
+GRADIENT_PARTS = [
+    ("softmax_cross_entropy", lambda z, y: _sce(z, y, grad_scale=-1.0)),
+    ("softmax_cross_entropy", lambda z, y: _sce(z, y, grad_scale=len(y))),
+    ("softmax_cross_entropy", lambda z, y: _sce(z, y, sub_onehot=False)),
+    ("binary_cross_entropy_with_logits", lambda x, y: _bce(x, y, grad_scale=-1.0)),
+    ("binary_cross_entropy_with_logits", lambda x, y: _bce(x, y, grad_scale=x.size)),
+    ("max_margin_loss", lambda s, sc, margin=1.0: _mm(s, sc, margin, scale=s.size)),
+    ("max_margin_loss", lambda s, sc, margin=1.0: (lambda r: (r[0], r[2], r[2]))(_mm(s, sc))),
+]
+
+
+@pytest.mark.parametrize(("function", "fn"), GRADIENT_PARTS, ids=lambda v: str(v)[:30])
+def test_gradient_checks_name_the_mistake_their_values_part_names(function, fn):
+    """A gradient check compares the gradient alone with centred differences; it must still
+    name the mistake, exactly as the values part does, and call the gradient by its name."""
+    results = grade(function, fn)
+    checked = [p for p in results if p in ("gradient", "values")]
+    hints = {}
+    for part in checked:
+        ok, message = results[part]
+        assert not ok and "This looks like: " in message, (part, message)
+        hints[part] = message.split("This looks like: ", 1)[1].splitlines()[0]
+    assert len(set(hints.values())) == 1, hints
+    message = results["gradient" if "gradient" in results else "values"][1]
+    assert "(the 2nd value returned)" in message or "(the 3rd value returned)" in message
+
+
+def test_loss_messages_name_dlogits():
+    message = grade("softmax_cross_entropy", lambda z, y: _sce(z, y, grad_scale=2.0))["values"][1]
+    assert message.startswith('On the case "small example": dlogits (the 2nd value returned)')
+    assert "logits = [[" in message and "y = [0, 2]" in message and "loss = " in message
+
+
+def _exp_of_log_softmax(z):
+    return np.exp(nnkit.log_softmax(z))
+
+
+def _softmax_from_the_fused_gradient(z):
+    z = _f(z)
+    rows = z.reshape(-1, z.shape[-1])
+    y = np.zeros(len(rows), dtype=int)
+    grad = nnkit.softmax_cross_entropy(rows, y)[1]
+    return (grad * len(rows) + _onehot(y, rows.shape[1])).reshape(z.shape).astype(z.dtype)
+
+
+def _sce_log_softmax(z, y):
+    logp = nnkit.log_softmax(z)
+    return -logp[np.arange(len(y)), y].mean(), (np.exp(logp) - _onehot(y, z.shape[1])) / len(y)
+
+
+def _sce_private_helper(z, y):
+    logp = nnkit.losses._log_softmax(z)
+    return -logp[np.arange(len(y)), y].mean(), (np.exp(logp) - _onehot(y, z.shape[1])) / len(y)
+
+
+def _bce_softplus(x, y):
+    return np.mean(nnkit.softplus(x) - x * y), (nnkit.sigmoid(x) - y) / x.size
+
+
+def _bce_softplus_layer(x, y):
+    return np.mean(nnkit.Softplus()(_f(x)) - x * y), (nnkit.sigmoid(x) - y) / x.size
+
+
+def _bce_two_class_log_softmax(x, y):
+    logp = nnkit.log_softmax(np.stack([np.zeros_like(x), x], axis=-1))
+    return -np.mean(y * logp[..., 1] + (1 - y) * logp[..., 0]), (nnkit.sigmoid(x) - y) / x.size
+
+
+CHEATS = [
+    ("softmax", _exp_of_log_softmax, "nnkit.log_softmax"),
+    ("softmax", _softmax_from_the_fused_gradient, "nnkit.softmax_cross_entropy"),
+    ("softmax_cross_entropy", _sce_log_softmax, "nnkit.log_softmax"),
+    ("softmax_cross_entropy", _sce_private_helper, "nnkit.log_softmax"),
+    ("binary_cross_entropy_with_logits", _bce_softplus, "nnkit.softplus"),
+    ("binary_cross_entropy_with_logits", _bce_softplus_layer, "nnkit.softplus"),
+    ("binary_cross_entropy_with_logits", _bce_two_class_log_softmax, "nnkit.log_softmax"),
+]
+
+
+@pytest.mark.parametrize(("function", "fn", "called"), CHEATS, ids=lambda v: str(v)[:30])
+def test_nnkit_helpers_that_do_the_exercise_earn_nothing(function, fn, called):
+    """log_softmax does the log-sum-exp of the fused loss, softplus the stable log(1 + e^x)
+    of BCE: an answer that calls them (or their layers, or their private helpers) is told so
+    in every part and earns nothing."""
+    for part, (ok, message) in grade(function, fn).items():
+        assert not ok and f"calls {called}" in message, (part, message)

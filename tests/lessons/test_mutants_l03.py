@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lesson_helpers import assert_correct, assert_wrong, solution_functions
+from lesson_helpers import assert_correct, assert_wrong, grade, solution_functions
 
 import nnkit
 
@@ -332,3 +332,263 @@ CORRECT = [
 def test_different_correct_answer_gets_full_marks(function, fn, companions):
     """Does this correct (but differently written) answer pass every part?"""
     assert_correct(function, L, fn, companions=companions or None)
+
+
+# ------------------------------------------------------------------ messages name the parts
+
+
+def test_a_transposed_dw_on_a_square_w_is_named_with_the_worked_example_labelled():
+    """dW = x.T @ dout on the square worked example: the message says dW (not output[1]),
+    names the mistake, and labels the inputs and the returned values."""
+    message = grade("linear_backward", lambda d, c: _lb(d, c, dw_t=True), (_lf,))["values"][1]
+    assert message.startswith('On the case "small example": dW (the 2nd value returned) differs')
+    assert "This looks like: dW is transposed" in message
+    assert "% of the largest expected value" in message
+    for label in ("x = [[", "W = [[", "b = [", "dout = [[", "expected:", "yours:", "db = ["):
+        assert label in message, (label, message)
+    assert "output[" not in message
+
+
+def test_two_mistakes_at_once_are_both_named():
+    """dx with W.T and a transposed dW together: each part gets its own diagnosis."""
+    both = lambda d, c: _lb(d, c, dx_t=True, dw_t=True)  # noqa: E731
+    message = grade("linear_backward", both, (_lf,))["values"][1]
+    assert "This looks like several mistakes at once" in message, message
+    assert "dout @ W.T multiplies by the transpose" in message
+    assert "dW is transposed" in message
+    one = grade("linear_backward", lambda d, c: _lb(d, c, dw_t=True, db="mean"), (_lf,))
+    assert "dW is transposed" in one["values"][1] and "db = dout.sum(axis=0)" in one["values"][1]
+
+
+def _ng_alias(f, x, h=1e-5, *, restore="old"):
+    """xp = x and xm = x are the same array as x: the perturbations interfere."""
+    grad = np.zeros(x.shape)
+    for idx in np.ndindex(*x.shape):
+        xp = x
+        xm = x
+        old = x[idx]
+        if restore == "old":  # both set before f is called: f(x − h) twice
+            xp[idx] = old + h
+            xm[idx] = old - h
+            grad[idx] = (f(xp) - f(xm)) / (2 * h)
+            x[idx] = old
+        else:  # += then -=: the minus side is evaluated at x itself
+            xp[idx] += h
+            plus = f(xp)
+            xm[idx] -= h
+            grad[idx] = (plus - f(xm)) / (2 * h)
+    return grad
+
+
+def _ng_len(f, x, h=1e-5):
+    """range(len(x)) with flat indices: only the first len(x) entries of a 2-D x."""
+    grad = np.zeros(x.shape)
+    for i in range(len(x)):
+        xp, xm = x.copy(), x.copy()
+        xp.flat[i] += h
+        xm.flat[i] -= h
+        grad.flat[i] = (f(xp) - f(xm)) / (2 * h)
+    return grad
+
+
+def _ng_alias_plus_only(f, x, h=1e-5):
+    """xp = x perturbed and never put back; xm a copy of the perturbed x."""
+    grad = np.zeros(x.shape)
+    for idx in np.ndindex(*x.shape):
+        xp = x
+        xp[idx] += h
+        xm = xp.copy()
+        xm[idx] -= 2 * h
+        grad[idx] = (f(xp) - f(xm)) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize(
+    ("fn", "phrase"),
+    [
+        (_ng_alias, "`xp = x` does not copy: xp, xm and x are one array"),
+        (lambda f, x, h=1e-5: _ng_alias(f, x, h, restore="arith"), "half a one-sided difference"),
+        (_ng_len, "len(x) is the number of rows"),
+        (_ng_alias_plus_only, "`xp = x` is a second name for the same array"),
+    ],
+)
+def test_numerical_gradient_aliasing_and_partial_loops_are_named(fn, phrase):
+    assert_wrong("numerical_gradient", L, fn, phrase, part="values")
+
+
+@pytest.mark.parametrize(
+    ("fn", "values_hint"),
+    [
+        (lambda p, X, y, reg=0.0: _mlp(p, X, y, reg, reg_grad=1.0), "2·reg·W"),
+        (lambda p, X, y, reg=0.0: _mlp(p, X, y, reg, mask=False), "through the ReLU"),
+        (lambda p, X, y, reg=0.0: _mlp(p, X, y, reg, bias_mean=True), "averaged"),
+    ],
+)
+def test_mlp_gradient_check_gives_the_hint_of_the_values_part(fn, values_hint):
+    """The gradient part compares grads only; it still names the mistake, with the key."""
+    results = grade("mlp_loss", fn)
+    hints = {p: m.split("This looks like", 1)[1].splitlines()[0] for p, (_, m) in results.items()}
+    assert values_hint in hints["values"]
+    assert hints["gradient"] == hints["values"], hints
+    assert "grads['" in results["gradient"][1]
+
+
+# ------------------------------------------------------------------ the order of the samples
+
+
+def _train_order(kind):
+    def train(X, y, hidden=64, lr=0.5, epochs=300, batch_size=32, rng=None):
+        rng = np.random.default_rng(rng)
+        n, d = X.shape
+        k = int(y.max()) + 1
+        params = {
+            "W1": rng.normal(0.0, np.sqrt(2.0 / d), size=(hidden, d)),
+            "b1": np.zeros(hidden),
+            "W2": rng.normal(0.0, np.sqrt(1.0 / hidden), size=(k, hidden)),
+            "b2": np.zeros(k),
+        }
+        index = np.arange(n)
+        once = rng.permutation(n) if kind == "once" else None
+        for _ in range(epochs):
+            order = {
+                "once": once,
+                "never": index,
+                "shuffle": index,
+                "unused": index,
+                "permutation": None,
+            }.get(kind)
+            if kind in ("unused", "permutation"):
+                drawn = rng.permutation(n)
+                order = drawn if kind == "permutation" else order
+            if kind == "shuffle":
+                rng.shuffle(index)
+            if kind == "argsort":
+                order = np.argsort(rng.random(n))
+            if kind == "choice":
+                order = rng.choice(n, size=n, replace=False)
+            if kind == "permuted":
+                order = rng.permuted(np.arange(n))
+            if kind == "rows":
+                perm = rng.permutation(n)
+                Xs, ys = X[perm], y[perm]
+            for start in range(0, n, batch_size):
+                if kind == "integers":
+                    idx = rng.integers(0, n, size=batch_size)
+                elif kind == "batch_choice":
+                    idx = rng.choice(n, size=batch_size, replace=False)
+                elif kind == "rows":
+                    idx = slice(start, start + batch_size)
+                else:
+                    idx = order[start : start + batch_size]
+                Xb, yb = (Xs[idx], ys[idx]) if kind == "rows" else (X[idx], y[idx])
+                _, grads = nnkit.mlp_loss(params, Xb, yb, reg=1e-4)
+                for key in params:
+                    params[key] = params[key] - lr * grads[key]
+        return params
+
+    return train
+
+
+@pytest.mark.parametrize(
+    ("kind", "phrase"),
+    [
+        ("once", "shuffled once, before the first epoch"),
+        ("never", "the same order in every epoch (no shuffling)"),
+        ("unused", "a random order is drawn from rng but training does not depend on it"),
+        ("integers", "drawn at random with rng.integers(...)"),
+        ("batch_choice", "drawn at random with rng.choice(...)"),
+    ],
+)
+@pytest.mark.parametrize("part", ["accuracy", "hidden"])
+def test_the_order_of_the_samples_must_be_new_each_epoch(kind, phrase, part):
+    """The docstring promises a new random order in each epoch: shuffling once, never, with
+    an unused permutation, or drawing independent batches all lose the points."""
+    assert_wrong("train_mlp", L, _train_order(kind), phrase, part=part)
+
+
+@pytest.mark.parametrize(
+    "kind", ["permutation", "shuffle", "argsort", "choice", "permuted", "rows"]
+)
+def test_every_way_of_drawing_a_new_order_each_epoch_passes(kind):
+    assert_correct("train_mlp", L, _train_order(kind))
+
+
+def test_order_mistakes_have_identifiers():
+    from autograder import framework
+
+    part = next(p for p in framework.MANIFEST if p.function == "train_mlp" and not p.hidden)
+    result = framework.run_part(part, _train_order("once"), ())
+    assert (result.ok, result.mistake) == (False, "shuffled once")
+
+
+# ------------------------------------------------------------------ helpers that do the core
+
+
+def _mlp_with_references(params, X, y, reg=0.0):
+    z1, c1 = nnkit.linear_forward(X, params["W1"], params["b1"])
+    h, c2 = nnkit.relu_forward(z1)
+    s, c3 = nnkit.linear_forward(h, params["W2"], params["b2"])
+    loss, ds = nnkit.softmax_cross_entropy(s, y)
+    dh, dW2, db2 = nnkit.linear_backward(ds, c3)
+    _, dW1, db1 = nnkit.linear_backward(nnkit.relu_backward(dh, c2), c1)
+    loss = loss + reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    return float(loss), {
+        "W1": dW1 + 2 * reg * params["W1"],
+        "b1": db1,
+        "W2": dW2 + 2 * reg * params["W2"],
+        "b2": db2,
+    }
+
+
+def _mlp_with_layers(params, X, y, reg=0.0):
+    L_ = nnkit.layers
+    first, second = L_.Linear(*params["W1"].shape[::-1]), L_.Linear(*params["W2"].shape[::-1])
+    for layer, w, b in ((first, "W1", "b1"), (second, "W2", "b2")):
+        layer.params["W"][...] = params[w]
+        layer.params["b"][...] = params[b]
+    model, loss_fn = L_.Sequential(first, L_.ReLU(), second), L_.SoftmaxCrossEntropy()
+    loss = loss_fn(model(X), y)
+    model.backward(loss_fn.backward())
+    grads = {"W1": first.grads["W"], "b1": first.grads["b"]}
+    grads |= {"W2": second.grads["W"], "b2": second.grads["b"]}
+    for key in ("W1", "W2"):
+        loss += reg * np.sum(params[key] ** 2)
+        grads[key] = grads[key] + 2 * reg * params[key]
+    return float(loss), grads
+
+
+def _train_with_fit(X, y, hidden=64, lr=0.5, epochs=300, batch_size=32, rng=None):
+    rng = np.random.default_rng(rng)
+    first, second = nnkit.Linear(X.shape[1], hidden, rng=rng), nnkit.Linear(hidden, 3, rng=rng)
+    model = nnkit.Sequential(first, nnkit.ReLU(), second)
+    optimizer = nnkit.SGD(model.parameters(), lr=lr)
+    loss_fn = nnkit.SoftmaxCrossEntropy()
+    nnkit.fit(model, loss_fn, optimizer, X, y, epochs, batch_size, rng=rng, progress=False)
+    return {"W1": first.params["W"], "b1": first.params["b"]} | {
+        "W2": second.params["W"],
+        "b2": second.params["b"],
+    }
+
+
+CHEATS = [
+    ("relu_forward", lambda x: (nnkit.leaky_relu(x, 0.0), x), "nnkit.leaky_relu"),
+    (
+        "relu_forward",
+        lambda x: (nnkit.functional.leaky_relu_forward(x, 0.0)[0], x),
+        "nnkit.leaky_relu",
+    ),
+    ("relu_backward", lambda d, x: d * nnkit.leaky_relu_grad(x, 0.0), "nnkit.leaky_relu_grad"),
+    ("mlp_loss", _mlp_with_references, "nnkit.linear_forward"),
+    ("mlp_loss", _mlp_with_layers, "nnkit.linear_forward"),
+    ("train_mlp", _train_with_fit, "nnkit.iterate_minibatches"),
+]
+
+
+@pytest.mark.parametrize(("function", "fn", "called"), CHEATS, ids=lambda v: str(v)[:30])
+def test_nnkit_helpers_that_do_the_exercise_earn_nothing(function, fn, called):
+    """An answer that lets nnkit do its core (a leaky ReLU with slope 0, the layers'
+    references or classes, nnkit.fit's shuffled mini-batches) is told so and earns nothing."""
+    companions = (lambda x: (np.maximum(x, 0), x),) if function == "relu_backward" else None
+    results = grade(function, fn, companions or ())
+    for part, (ok, message) in results.items():
+        assert not ok and f"calls {called}" in message, (part, message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lesson_helpers import assert_correct, assert_wrong, solution_functions
+from lesson_helpers import assert_correct, assert_wrong, grade, solution_functions
 
 import nnkit
 
@@ -370,3 +370,38 @@ def test_correct_gradient_norms_pass():
 
     assert_correct("gradient_norms", L, with_onehot)
     assert_correct("gradient_norms", L, solution_functions(L)["gradient_norms"])
+
+
+def _stds_with_layer_forward(X, weights, activation):
+    h, stds = X, []
+    for W in weights:
+        h = nnkit.layer_forward(h, W, np.zeros(len(W)), activation)
+        stds.append(float(np.std(h)))
+    return stds
+
+
+def _norms_with_layers(X, y, weights, activation):
+    layer_of = {nnkit.tanh: nnkit.Tanh, nnkit.relu: nnkit.ReLU, nnkit.sigmoid: nnkit.Sigmoid}
+    modules = []
+    for i, W in enumerate(weights):
+        linear = nnkit.Linear(W.shape[1], W.shape[0], bias=False)
+        linear.params["W"][...] = W
+        modules += [linear] + ([layer_of[activation]()] if i < len(weights) - 1 else [])
+    model, loss_fn = nnkit.Sequential(*modules), nnkit.SoftmaxCrossEntropy()
+    loss_fn(model(X), y)
+    model.backward(loss_fn.backward())
+    return [float(np.linalg.norm(m.grads["W"])) for m in modules if isinstance(m, nnkit.Linear)]
+
+
+@pytest.mark.parametrize(
+    ("function", "fn", "called"),
+    [
+        ("activation_stds", _stds_with_layer_forward, "nnkit.layer_forward"),
+        ("gradient_norms", _norms_with_layers, "nnkit.linear_forward"),
+    ],
+)
+def test_a_stack_built_from_nnkit_layers_earns_nothing(function, fn, called):
+    """The exercise is the pass through the layers: nnkit's layer functions or classes would
+    do it (here, a Sequential of Linear layers and its backward pass)."""
+    for part, (ok, message) in grade(function, fn).items():
+        assert not ok and f"calls {called}" in message, (part, message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lesson_helpers import assert_correct, assert_wrong, solution_functions
+from lesson_helpers import assert_correct, assert_wrong, grade, solution_functions
 
 import nnkit
 from autograder.cases import l07_batchnorm as cases
@@ -304,3 +304,91 @@ def test_backward_graded_alone_when_forward_is_a_stub():
         return dx, (dout * xh).sum(0), dout.sum(0)
 
     assert_correct("batchnorm_backward_alt", L, through_nnkit_cache, companions=(stub,))
+
+
+# ------------------------------------------------------------------ named messages and parts
+
+
+def _staged(dout, cache, mean_term="ok"):
+    """The staged graph (μ → x − μ → σ² → std → x̂), stopping after dxc or adding dμ wrongly."""
+    x, gamma, mu, var, eps = cache
+    n = len(x)
+    xc = x - mu
+    std = np.sqrt(var + eps)
+    dxh = dout * gamma
+    dvar = np.sum(dxh * xc, 0) * -0.5 * std**-3
+    dxc = dxh / std + dvar * 2 * xc / n
+    dmu = -np.sum(dxc, 0)
+    dx = {"ok": dxc + dmu / n, "missing": dxc, "no_n": dxc + dmu}[mean_term]
+    return dx, np.sum(dout * xc / std, 0), np.sum(dout, 0)
+
+
+@pytest.mark.parametrize("name", ["batchnorm_backward", "batchnorm_backward_alt"])
+@pytest.mark.parametrize(
+    ("mean_term", "phrase"),
+    [
+        ("missing", "the path through the batch mean is missing from dx: dx = dxc"),
+        ("no_n", "the path through the batch mean is added without 1/N"),
+    ],
+)
+@pytest.mark.parametrize("part", ["values", "gradient"])
+def test_backward_without_the_mean_term_is_named(name, mean_term, phrase, part):
+    """dx = dxc (the staged graph stopped before dμ) is named, in the values part and in
+    the gradient check alike."""
+    backward = lambda d, c: _staged(d, c, mean_term)  # noqa: E731
+    assert_wrong(name, L, backward, phrase, part=part, companions=(_cache_fw,))
+    assert "dx (the 1st value returned)" in grade(name, backward, (_cache_fw,))[part][1]
+
+
+def test_the_staged_graph_with_the_mean_term_passes():
+    assert_correct("batchnorm_backward", L, lambda d, c: _staged(d, c), companions=(_cache_fw,))
+
+
+def _fw_eval(kind):
+    """Forward passes that change the running statistics in evaluation mode, in several ways."""
+
+    def forward(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+        n = len(x)
+        mu, var = x.mean(0), x.var(0)
+        old_mean, old_var = state["running_mean"].copy(), state["running_var"].copy()
+        batch_var = var if kind == "biased_update" and not train else var * n / (n - 1)
+        state["running_mean"] = (1 - momentum) * state["running_mean"] + momentum * mu
+        if kind != "mean_only":
+            state["running_var"] = (1 - momentum) * state["running_var"] + momentum * batch_var
+        elif train:
+            state["running_var"] = (1 - momentum) * state["running_var"] + momentum * batch_var
+        if not train and kind != "ignore_train":
+            mu, var = old_mean, old_var
+        return gamma * (x - mu) / np.sqrt(var + eps) + beta, None
+
+    return forward
+
+
+@pytest.mark.parametrize(
+    ("kind", "phrase"),
+    [
+        ("always", "the running statistics were updated in evaluation mode"),
+        ("biased_update", "the running statistics were updated in evaluation mode"),
+        ("mean_only", "(train=False changed state['running_mean'])"),
+        ("ignore_train", "with train=False your batchnorm_forward does what training does"),
+    ],
+)
+def test_running_statistics_changed_in_evaluation_mode_are_named(kind, phrase):
+    """However the running statistics change with train=False (updated with the biased
+    variance, only the mean, or the train flag ignored altogether), the message says so."""
+    assert_wrong("batchnorm_forward", L, _fw_eval(kind), phrase, part="values")
+    assert_wrong("batchnorm_forward", L, _fw_eval(kind), "evaluation mode", part="hidden")
+
+
+def test_forward_messages_name_the_state_entries():
+    """A wrong running variance is called state['running_var'], not output[2]."""
+    message = grade("batchnorm_forward", _fw(biased_running=True), ())["values"][1]
+    assert "state['running_var'] differs from the expected values" in message, message
+    assert "output[" not in message
+    assert "state['running_mean'] = " in message and "state['running_var'] = " in message
+
+
+def test_backward_messages_name_dgamma_and_dbeta():
+    message = grade("batchnorm_backward", _bw("meanparams"), (_cache_fw,))["values"][1]
+    assert message.startswith('On the case "N = 4, D = 3": dgamma (the 2nd value returned)')
+    assert "dbeta = " in message and "dout = " in message and "gamma = " in message

@@ -287,6 +287,10 @@ def _valid_calls():
         "batchnorm_forward": lambda: nnkit.batchnorm_forward(X, np.ones(3), np.zeros(3), {}, True),
         "batchnorm_backward": lambda: nnkit.batchnorm_backward(X, bn),
         "batchnorm_backward_alt": lambda: nnkit.batchnorm_backward_alt(X, bn),
+        # guarded helpers: they do the core of a graded exercise
+        "log_softmax": lambda: nnkit.log_softmax(X),
+        "softplus": lambda: nnkit.softplus(a),
+        "iterate_minibatches": lambda: list(nnkit.iterate_minibatches(X, y, 4, rng=0)),
     }
 
 
