@@ -57,7 +57,8 @@ class Mismatch:
         return self.text
 
 
-def _describe_type(value: Any) -> str:
+def describe_type(value: Any) -> str:
+    """``an array of shape (2, 3) and dtype float64``, ``a list``: what a value is, in words."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     return f"a {type(value).__name__}"
@@ -98,7 +99,7 @@ def compare(
             return Mismatch(
                 "type",
                 where,
-                f"{where} is {_describe_type(got)}; expected a tuple ({', '.join(names)})",
+                f"{where} is {describe_type(got)}; expected a tuple ({', '.join(names)})",
             )
         if len(got) != len(expected):
             return Mismatch(
@@ -109,14 +110,14 @@ def compare(
         for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             label = names[i]
             if returned and not isinstance(e, (dict, tuple)):
-                label = f"{label} (the {_ordinal(i + 1)} value returned)"
+                label = f"{label} (the {ordinal(i + 1)} value returned)"
             bad = compare(g, e, rtol=rtol, atol=atol, float32=float32, where=label, reveal=reveal)
             if bad:
                 return bad
         return None
     if isinstance(expected, dict):
         if not isinstance(got, dict):
-            return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected a dict")
+            return Mismatch("type", where, f"{where} is {describe_type(got)}; expected a dict")
         missing = sorted(set(expected) - set(got))
         extra = sorted(set(got) - set(expected))
         if missing or extra:
@@ -143,7 +144,7 @@ def compare(
             return Mismatch(
                 "type",
                 where,
-                f"{where} is {_describe_type(got)}; expected a tuple of {len(expected)}",
+                f"{where} is {describe_type(got)}; expected a tuple of {len(expected)}",
             )
         if len(got) != len(expected):
             return Mismatch(
@@ -159,7 +160,7 @@ def compare(
     if isinstance(expected, numbers.Number) and not isinstance(expected, np.ndarray):
         arr = None if isinstance(got, (list, tuple)) else _as_number_array(got)
         if arr is None or arr.size != 1 or (isinstance(got, np.ndarray) and got.ndim > 0):
-            return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected a number")
+            return Mismatch("type", where, f"{where} is {describe_type(got)}; expected a number")
         return _compare_values(
             arr.reshape(()), _asarray(expected, dtype=float), rtol, atol, where, reveal
         )
@@ -174,7 +175,7 @@ def compare(
         if expected.ndim == 0 and _as_number_array(got) is not None:
             got = _asarray(got)
         else:
-            return Mismatch("type", where, f"{where} is {_describe_type(got)}; expected an array")
+            return Mismatch("type", where, f"{where} is {describe_type(got)}; expected an array")
     if got.shape != expected.shape:
         want = f"expected shape {expected.shape}" if reveal else "not the expected shape"
         return Mismatch("shape", where, f"{where} has shape {got.shape}; {want}")
@@ -262,7 +263,8 @@ def _percent(ratio: float) -> str:
     return f"{pct:.1g}%"
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
+    """``1 -> "1st"``, ``2 -> "2nd"``, ``11 -> "11th"``."""
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 

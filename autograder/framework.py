@@ -497,17 +497,12 @@ class Context:
             return got
         lines = [f'On the case "{case.label}": {mismatch}.']
         project = None if select is None else (lambda value: _select_values(value, select))
+        # with select, an entry reproducing the whole output is preferred (see match_mistake)
+        whole_output = {} if select is None else {"project": project, "whole": whole}
         identifier = None
         if mismatch.kind != "dtype":
             mistake = diagnose.match_mistake(
-                spec.mistakes,
-                case.args,
-                case.kwargs,
-                got,
-                _copy_args,
-                expected,
-                project=project,
-                whole=whole if select is not None else diagnose._NOTHING,
+                spec.mistakes, case.args, case.kwargs, got, _copy_args, expected, **whole_output
             )
             if mistake is not None:
                 lines.append(f"This looks like: {mistake.message}")
@@ -552,7 +547,7 @@ class Context:
         except (TypeError, IndexError, KeyError):
             names = self.spec.output_names
             want = f"a tuple ({', '.join(names)})" if names else "a tuple"
-            self.fail(f"{self.spec.name} must return {want}; got {diagnose._describe_type(value)}.")
+            self.fail(f"{self.spec.name} must return {want}; got {diagnose.describe_type(value)}.")
 
     def _labels(
         self, expected: Any, select: int | tuple[int, ...] | None, names: tuple[str, ...] | None
@@ -569,7 +564,7 @@ class Context:
         def label(i: int, value: Any) -> str:
             if isinstance(value, (dict, tuple)):
                 return outputs[i]
-            return f"{outputs[i]} (the {diagnose._ordinal(i + 1)} value returned)"
+            return f"{outputs[i]} (the {diagnose.ordinal(i + 1)} value returned)"
 
         if isinstance(select, int):
             return label(select, expected), None, False
