@@ -409,7 +409,7 @@ class Context:
                 mistake="not implemented",
             )
         if isinstance(outcome.error, NotDefinedError):
-            self.fail(str(outcome.error))
+            self.fail(str(outcome.error), mistake="not defined")
         if outcome.error is not None:
             err = outcome.error
             text = str(err).splitlines()[0][:300] if str(err) else ""
