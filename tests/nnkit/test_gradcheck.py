@@ -6,9 +6,12 @@ nnkit.functional), each with a switch that plants one classic backward-pass bug.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
+from nnkit import gradcheck
 from nnkit._guard import ReferenceCallError, forbid
 from nnkit.gradcheck import (
     GradCheckReport,
@@ -434,10 +437,17 @@ def test_forgotten_factor_two_of_a_square_is_named(x):
     assert "2 times" in report.diagnoses["W"]
 
 
-def test_relu_kink_is_called_a_false_alarm():
-    """Inputs within h of 0: the centred difference straddles the kink; the backward is right."""
+def test_relu_kink_is_stepped_past_or_called_a_false_alarm(monkeypatch):
+    """Inputs within h of 0: the centred difference straddles the kink. Measured again with a
+    smaller step it does not, and the right backward passes; closer than the smallest step
+    (h/100), the mismatch is reported as a false alarm, not as a bug."""
     x = np.random.default_rng(0).standard_normal((4, 5))
     x[1, 2], x[3, 0] = 3e-6, -4e-6
+    assert check_layer(Rectifier(), x, rng=0).ok
+    with monkeypatch.context() as patch:  # without the second measurement: a false alarm
+        patch.setattr(gradcheck.measure, "RETRY_STEPS", ())
+        assert check_layer(Rectifier(), x, rng=0).diagnoses["x"].startswith("false alarm")
+    x[1, 2], x[3, 0] = 3e-8, -4e-8
     report = check_layer(Rectifier(), x, rng=0)
     assert not report.ok
     diag = report.diagnoses["x"]
@@ -532,3 +542,163 @@ def test_duck_typed_models_are_checked_too(x):
 
     report = check_layer(Plain(), x, rng=0)
     assert report.ok and set(report.errors) == {"x", "W"}
+
+
+# ----------------------------------------------------------------------------------------------
+# correct models of several sizes and dtypes: no false alarms (torch as the independent oracle)
+
+
+def _mlp(sizes, activation, seed, dtype=np.float64):
+    """nnkit's Sequential of Linear layers with ``activation`` between them, params in dtype."""
+    from nnkit.layers import Linear, Sequential
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (d, m) in enumerate(itertools.pairwise(sizes)):
+        layers.append(Linear(d, m, rng=rng))
+        layers[-1].params["b"][:] = rng.normal(0, 0.1, size=m)  # nonzero biases
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    for layer in layers:
+        for key in layer.params:
+            layer.params[key] = layer.params[key].astype(dtype)
+    return Sequential(*layers)
+
+
+def _torch_gradients(model, x, y) -> dict[str, np.ndarray]:
+    """The exact gradients of the mean softmax cross-entropy, by torch autograd in float64."""
+    import torch
+
+    from nnkit.layers import Linear, ReLU, Sigmoid, Tanh
+
+    functions = {ReLU: torch.relu, Tanh: torch.tanh, Sigmoid: torch.sigmoid}
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    leaves = {"x": xt}
+    h = xt
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Linear):
+            W = torch.tensor(layer.params["W"].astype(np.float64), requires_grad=True)
+            b = torch.tensor(layer.params["b"].astype(np.float64), requires_grad=True)
+            leaves[f"{i}.W"], leaves[f"{i}.b"] = W, b
+            h = h @ W.T + b
+        else:
+            h = functions[type(layer)](h)
+    loss = torch.nn.functional.cross_entropy(h, torch.tensor(np.asarray(y), dtype=torch.long))
+    loss.backward()
+    return {name: leaf.grad.numpy() for name, leaf in leaves.items()}
+
+
+def test_the_issues_small_mlp_passes_at_every_entry():
+    """Sequential(Linear(50, 60), ReLU(), Linear(60, 10)), softmax cross-entropy, batch 16,
+    float64, every entry: a correct model gets OK (it used to fail at a few tiny entries whose
+    relative error is finite-difference noise)."""
+    import nnkit
+    from nnkit.layers import ReLU
+
+    for seed in range(3):
+        model = _mlp((50, 60, 10), ReLU, seed)
+        rng = np.random.default_rng(100 + seed)
+        x, y = rng.standard_normal((16, 50)), rng.integers(0, 10, 16)
+        report = check_model(model, nnkit.softmax_cross_entropy, x, y, max_entries=None)
+        assert report.ok, str(report)
+        assert report.worst < 1e-8, str(report)  # far below the threshold, not just under it
+        assert all(e.checked == e.size for e in report.entries.values())
+
+
+@pytest.mark.parametrize(
+    ("sizes", "activation", "batch", "dtype"),
+    [
+        ((5, 4, 3), "Tanh", 3, np.float64),
+        ((50, 60, 10), "ReLU", 16, np.float32),
+        ((30, 40, 40, 20), "Sigmoid", 8, np.float64),
+        ((200, 300, 130), "ReLU", 64, np.float64),
+        ((200, 300, 130), "Tanh", 64, np.float32),
+    ],
+)
+def test_correct_models_pass_and_agree_with_torch(sizes, activation, batch, dtype):
+    """A correct model of any size, float64 or float32 parameters, passes the default check;
+    its backward equals torch's gradients, and so do the numerical gradients of the sampled
+    entries, within the finite difference's error."""
+    import nnkit
+    from nnkit import layers
+
+    model = _mlp(sizes, getattr(layers, activation), seed=len(sizes), dtype=dtype)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((batch, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], batch)
+    report = check_model(model, nnkit.softmax_cross_entropy, x, y)
+    assert report.ok, str(report)
+    exact = _torch_gradients(model, x, y)
+    assert set(report.entries) == set(exact)
+    for name, entry in report.entries.items():
+        truth = exact[name].reshape(-1)
+        if entry.indices is not None:
+            truth = truth[entry.indices]
+            assert entry.checked == 100 and entry.directions == 4, name
+        scale = np.max(np.abs(exact[name]))
+        assert np.allclose(entry.analytic.reshape(-1), truth, rtol=1e-9, atol=1e-12 * scale)
+        assert np.max(np.abs(entry.numeric.reshape(-1) - truth)) <= 1e-7 * scale, name
+    for ref in model.parameters():
+        assert ref.data.dtype == dtype  # the check leaves the parameters' dtype alone
+
+
+def test_the_default_check_of_a_large_model_is_repeatable():
+    """rng=None is a fixed seed: the same entries, hence the same report, every time."""
+    import nnkit
+    from nnkit.layers import ReLU
+
+    model = _mlp((200, 300, 130), ReLU, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 200)), rng.integers(0, 130, 64)
+    first = check_model(model, nnkit.softmax_cross_entropy, x, y)
+    second = check_model(model, nnkit.softmax_cross_entropy, x, y)
+    assert first.errors == second.errors
+    assert np.array_equal(first["0.W"].indices, second["0.W"].indices)
+
+
+@pytest.mark.parametrize(
+    ("bug", "name", "named"),
+    [
+        ("sign", "W", "sign error"),
+        ("double", "W", "2 times"),
+        ("zero", "W", "all zeros"),
+        ("transpose", "W", "transposed"),
+        ("one_entry", "W", "not sampled are wrong"),
+        ("bias_mean", "b", "1/N = 1/8"),
+        ("bias_first_row", "b", "row 0"),
+        ("nan", "W", "NaN/inf"),
+    ],
+)
+def test_every_mutant_is_caught_and_named_when_entries_are_sampled(bug, name, named):
+    """A layer too large to check every entry (W 120 × 120, b 120): each planted bug is still
+    caught, and named, by the sampled entries or the random directions."""
+    x = np.random.default_rng(1).standard_normal((8, 120))
+    report = check_layer(Dense(120, 120, bug=bug, seed=3), x, rng=0)
+    assert report[name].checked < report[name].size  # really sampled
+    assert not report.ok and not report[name].ok
+    assert named in report.diagnoses[name], report.diagnoses[name]
+    assert check_layer(Dense(120, 120, seed=3), x, rng=0).ok  # and without the bug: OK
+
+
+def test_a_check_with_bad_settings_says_what_to_pass():
+    x = np.zeros((2, 4))
+    with pytest.raises(ValueError, match="max_entries must be a positive int or None"):
+        check_layer(Dense(4, 3), x, max_entries=0)
+    with pytest.raises(ValueError, match="directions must be an int >= 0"):
+        check_layer(Dense(4, 3), x, directions=-1)
+
+
+def test_lesson_03_states_the_thresholds_of_the_code():
+    """The lesson's gradient-checking paragraph gives the numbers the checker uses."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "tools" / "build_lessons" / "l03_backprop.py").read_text()
+    paragraph = text[
+        text.index("## 3. Gradient checking") : text.index("Write `numerical_gradient`")
+    ]
+    assert gradcheck.DEFAULT_H == 1e-5 and "h = 10^{-5}" in paragraph
+    assert gradcheck.DEFAULT_TOL == 1e-7 and "10^{-7}" in paragraph
+    assert gradcheck.NOISE_FACTOR == 100 and "100" in paragraph
+    assert gradcheck.DEFAULT_MAX_ENTRIES == 100 and gradcheck.DEFAULT_DIRECTIONS == 4
+    assert "100 entries" in paragraph and "4 random directions" in paragraph
+    assert "check_model" in paragraph

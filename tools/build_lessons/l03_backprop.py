@@ -335,14 +335,25 @@ def build():
 
         has an error of order $h^2$ (the one-sided $(f(x + h e_i) - f(x))/h$ only of order
         $h$). With $h = 10^{-5}$ in float64 the two sources of error — truncation $\sim h^2$
-        and rounding $\sim 10^{-16}/h$ — are both tiny. We compare analytic and numerical
-        gradients with the **relative error**
+        and rounding $\sim 10^{-16}\,|f|/h$ — are both tiny, but not zero: about $10^{-11}$
+        on every entry, however small the entry. We compare analytic and numerical gradients
+        with the **relative error**
 
         $$\mathrm{rel}(a, n) = \max_i \frac{|a_i - n_i|}{\max(10^{-8}, |a_i| + |n_i|)},$$
 
-        which is about $10^{-7}$ or less when the gradient is right and $10^{-2}$ or more when
-        it is not. It costs two evaluations of $f$ per parameter, so we only use it on small
-        problems — to test the code, never to train.
+        which on a small, well-scaled problem is about $10^{-7}$ or less when the gradient is
+        right and $10^{-2}$ or more when it is not. In a whole network some entries of a
+        gradient are tiny ($10^{-7}$ next to $10^{-1}$), and there the rounding alone makes
+        this ratio large. So `nnkit.check_layer` and `nnkit.check_model` judge each gradient
+        array as a whole: its largest $|a_i - n_i|$ divided by its largest $|a_i| + |n_i|$ —
+        or by the rounding noise $100 \cdot 2.2 \times 10^{-16}\,|L|/h$ over the threshold,
+        if that is larger — must stay below $10^{-7}$; a correct backward pass gives about
+        $10^{-10}$. Every entry costs two evaluations of $f$, so for a large array they take
+        100 entries at random (seeded), plus 4 random directions $v$ that test all entries at
+        once by comparing $(f(x + hv) - f(x - hv))/2h$ with $\langle a, v\rangle$. An entry
+        that disagrees is measured again with steps $h/10$ and $h/100$: a difference that
+        straddles a ReLU's kink is wrong only while its step crosses the kink, a wrong
+        gradient at every step. Gradient checks test the code; they never train it.
 
         Write `numerical_gradient`. It may change `x[i]` temporarily (so that a function
         reading a shared array sees the change) but must put back the original value.
