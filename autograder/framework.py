@@ -750,21 +750,42 @@ def check(name: str, fn: Any, *companions: Any, part: str = "values") -> None:
             return
         for line in hint_lines:
             print(line)
-        raise CheckFailed([f"✗ {title}: 0 of {points}", f"  {message}"])
+        setup = [f"  {SETUP_FIRST}"] if _setup_missing() else []
+        raise CheckFailed([f"✗ {title}: 0 of {points}", *setup, f"  {message}"])
     finally:
         audit("autograder.check.end")
 
 
-def _default_namespace(depth: int = 2) -> dict:
+# What the locked setup cell at the top of every lesson binds. After a kernel restart a check
+# cell imports `check` itself, but a student's code still needs these.
+SETUP_NAMES = ("np", "nnkit")
+SETUP_FIRST = (
+    "Run the setup cell at the top of the notebook first: np and nnkit are not defined in "
+    "this kernel (it was restarted, or that cell never ran). Then run your answer cells and "
+    "this cell again."
+)
+
+
+def _notebook_namespace() -> dict | None:
+    """The namespace of the IPython shell this runs in, or None outside IPython."""
     try:
         from IPython import get_ipython
 
         shell = get_ipython()
-        if shell is not None:
-            return shell.user_ns
     except Exception:  # pragma: no cover - IPython missing
-        pass
-    return sys._getframe(depth).f_globals
+        return None
+    return None if shell is None else shell.user_ns
+
+
+def _setup_missing() -> bool:
+    """In a notebook, has the lesson's setup cell not run in this kernel (e.g. a restart)?"""
+    ns = _notebook_namespace()
+    return ns is not None and any(name not in ns for name in SETUP_NAMES)
+
+
+def _default_namespace(depth: int = 2) -> dict:
+    ns = _notebook_namespace()
+    return ns if ns is not None else sys._getframe(depth).f_globals
 
 
 def _guess_lesson(namespace: dict) -> str | None:
@@ -793,6 +814,8 @@ def self_check(namespace: dict | None = None, *, lesson: str | None = None) -> d
 
 def _self_check(ns: dict, lesson: str | None) -> dict:
     sandbox.restore_tampered()
+    if ns is _notebook_namespace() and _setup_missing():
+        print(SETUP_FIRST)
     lesson = lesson or _guess_lesson(ns)
     if lesson is None:
         print("No graded function of any lesson is defined yet: run the answer cells first.")
@@ -902,6 +925,9 @@ def protect_names_in_notebook(**names: Any) -> None:
 
     shell.events.register("pre_run_cell", _guard)
     shell._autograder_guard = True
+    # Now too, not only before the next cell: after a kernel restart the first cell to import
+    # autograder may be a test cell, whose next line names a function no answer cell defined.
+    _guard()
 
 
 for _fn in (check, self_check, allow_references, Context.__init__):

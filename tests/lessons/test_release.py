@@ -95,14 +95,26 @@ def _is_check_call(node: ast.stmt) -> bool:
     )
 
 
+def _is_check_import(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.ImportFrom)
+        and node.module == "autograder"
+        and [(a.name, a.asname) for a in node.names] == [("check", None)]
+    )
+
+
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_test_cells_hold_only_check_calls(lesson):
-    """Do test cells hold nothing but one-line check calls (so no test input is in a notebook)?"""
+    """Do test cells hold nothing but `from autograder import check` (so that they work after a
+    kernel restart) and a one-line check call (so no test input is in a notebook)?"""
     for cell in _code_cells(read_nb(notebook_path("solutions", lesson))):
         meta = nbgrader_meta(cell)
         if meta.get("grade"):
             tree = ast.parse(cell_source(cell))
-            assert len(tree.body) == 1 and _is_check_call(tree.body[0]), cell_source(cell)
+            assert len(tree.body) == 2, cell_source(cell)
+            assert _is_check_import(tree.body[0]) and _is_check_call(tree.body[1]), cell_source(
+                cell
+            )
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

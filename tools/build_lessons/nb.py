@@ -36,6 +36,17 @@ from autograder import check, self_check
 np.set_printoptions(precision=4, suppress=True)"""
 
 
+# JupyterLab's Run All (and nbclient) stop at the first cell that raises, unless the cell is
+# tagged so. A failing check raises (nbgrader scores the cell 0 from its error output, tag or
+# not), and an answer cell may hold a student's SyntaxError: with the tag on both, Run All
+# still reaches the explorers and self_check() at the bottom.
+RUN_ALL_CONTINUES = "raises-exception"
+
+# Each test cell imports `check` itself, so that after a kernel restart it works, or says what
+# to run first, whatever ran before it (see autograder.framework.SETUP_FIRST).
+CHECK_IMPORT = "from autograder import check"
+
+
 def _meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: int = 0) -> dict:
     meta = {
         "grade": grade,
@@ -85,6 +96,7 @@ class Lesson:
         cell = new_code_cell(textwrap.dedent(source).strip("\n"))
         cell.id = grade_id
         cell.metadata["nbgrader"] = _meta(grade_id, grade=False, solution=True, locked=False)
+        cell.metadata["tags"] = [RUN_ALL_CONTINUES]
         self.cells.append(cell)
 
     def tests(self, function: str, companions: tuple[str, ...] | None = None) -> None:
@@ -97,7 +109,7 @@ class Lesson:
             raise ValueError(f"no manifest parts for {function} in {self.lesson_id}")
         for part in parts:
             pts = f"{part.points} point" + ("s" if part.points != 1 else "")
-            line = f'check("{function}", {call_args}, part="{part.part}")'
+            line = f'{CHECK_IMPORT}\ncheck("{function}", {call_args}, part="{part.part}")'
             if part.hidden:
                 source = (
                     f"# {pts}: hidden checks of {function}, run when your notebook is graded\n"
@@ -111,6 +123,7 @@ class Lesson:
             cell.metadata["nbgrader"] = _meta(
                 part.grade_id, grade=True, solution=False, locked=True, points=part.points
             )
+            cell.metadata["tags"] = [RUN_ALL_CONTINUES]
             self.cells.append(cell)
 
     def self_check(self) -> None:
@@ -122,7 +135,7 @@ class Lesson:
             what is at stake, not a promise.
             """
         )
-        self.code("self_check()")
+        self.code("from autograder import self_check\n\nself_check()")
 
     def notebook(self) -> nbformat.NotebookNode:
         nb = new_notebook(cells=self.cells)
