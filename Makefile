@@ -1,27 +1,46 @@
 # Two commands on a fresh machine:
-#   make lab    create .venv if missing, then open JupyterLab on lessons/
-#   make test   create .venv if missing, then lint and run the whole test suite
+#   make lab    create .venv (runtime packages only) if missing, copy new lessons into work/,
+#               then open JupyterLab on work/
+#   make test   add the test extras (PyTorch, Playwright, pytest, ruff), lint, run the tests
+# and, for students, `make check NB=work/NN_name/NN_name.ipynb` before submitting.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
+# The student's own copies of the lessons (gitignored): seeded from lessons/, never overwritten.
+WORK   ?= work
 
-.PHONY: lab test lint format browser benchmark clean-venv
+.PHONY: lab work check test lint format browser benchmark clean-venv
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -c "import nnkit, autograder, nbgrader, jupyterlab, torch"
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -c "import nnkit, autograder, nbgrader, jupyterlab"
 	$(BIN)/python -m autograder.setup_jupyter
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -c "import torch, playwright, pytest"
 	@touch $(STAMP)
+
+# Copies into $(WORK)/ every file of lessons/ it does not have yet; never touches one it has.
+work: $(RUNTIME_STAMP)
+	$(BIN)/python -m tools.work_folder lessons $(WORK)
+
+# Runs a saved notebook in a fresh kernel, as grading will: make check NB=path/to/NN_name.ipynb
+check: $(RUNTIME_STAMP)
+	@test -n "$(NB)" || { echo "usage: make check NB=$(WORK)/NN_name/NN_name.ipynb" >&2; exit 2; }
+	$(BIN)/python -m autograder check "$(NB)"
 
 # Jupyter refuses to start as root without --allow-root (containers, fresh VMs); LAB_ARGS adds options.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_ARGS  ?=
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=lessons $(ROOT_FLAG) $(LAB_ARGS)
+lab: $(RUNTIME_STAMP) work
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(WORK) $(ROOT_FLAG) $(LAB_ARGS)
 
 # Chromium drives the real-browser widget test; installed from Debian's packages when missing.
 browser:

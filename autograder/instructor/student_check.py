@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -62,14 +63,27 @@ def _failed(outputs: list[dict]) -> bool:
 
 
 def _message(outputs: list[dict]) -> str:
-    lines = []
+    """What a failing test cell told the student, in full and in this order: the check's
+    headline (``✗ fn · part: 0 of N points``) and diagnosis, the hints it printed, then its
+    worked example (inputs, expected, got), which can be long and is last in the message.
+
+    Any error other than ``CheckFailed`` is shown as ``Name: message``.
+    """
+    diagnosis, example, printed = [], [], []
     for o in outputs:
         if o.get("output_type") == "stream":
             text = o.get("text", "")
-            lines.append("".join(text) if isinstance(text, list) else text)
+            printed += ("".join(text) if isinstance(text, list) else text).splitlines()
         elif o.get("output_type") == "error":
-            lines.append(f"{o.get('ename')}: {o.get('evalue')}")
-    return "\n".join(line.rstrip() for line in lines if line.strip())
+            name, value = o.get("ename", ""), o.get("evalue", "")
+            lines = (value if name == "CheckFailed" else f"{name}: {value}").splitlines()
+            start = next((i for i, line in enumerate(lines) if _EXAMPLE.match(line)), len(lines))
+            diagnosis += lines[:start]
+            example += lines[start:]
+    return "\n".join(line.rstrip() for line in diagnosis + printed + example if line.strip())
+
+
+_EXAMPLE = re.compile(r"^\s*Worked example\b")
 
 
 def static_warnings(nb: dict) -> list[str]:
@@ -145,7 +159,7 @@ def format_report(report: CheckReport, name: str) -> str:
         mark = "PASS" if got >= pts else "FAIL"
         lines.append(f"  [{mark}] {gid}: {got:g}/{pts:g}")
         if mark == "FAIL" and msg:
-            lines.extend("         " + line for line in msg.splitlines()[-6:])
+            lines.extend("         " + line for line in msg.splitlines())
     total = sum(p for _, _, p, _ in report.visible)
     lines.append(f"Visible tests: {report.earned:g} of {total:g} points.")
     if report.hidden:
