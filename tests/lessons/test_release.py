@@ -214,3 +214,22 @@ def test_no_release_mentions_hidden_case_labels():
         text = notebook_path("lessons", lesson).read_text(encoding="utf-8")
         found = [label for label in hidden_labels if re.search(re.escape(label), text)]
         assert not found, found
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_the_intro_names_the_header_of_this_lessons_check_cells(lesson):
+    """Does the paragraph before the setup cell say how the notebook works, naming the comment
+    that opens this lesson's check cells (every code cell is grey: colour names none)?"""
+    cells = read_nb(notebook_path("lessons", lesson))["cells"]
+    setup = next(i for i, c in enumerate(cells) if nbgrader_meta(c).get("grade_id") == "setup")
+    intro = cell_source(cells[setup - 1])
+    assert intro.startswith("**How this notebook works.**")
+    headers = {
+        cell_source(c).splitlines()[0].split(" (")[0]
+        for c in _code_cells({"cells": cells})
+        if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")
+    }
+    assert any(f"`{header}`" in intro for header in headers), intro
+    assert "raise NotImplementedError()" in intro and "Run All" in intro
+    markdown = " ".join(cell_source(c) for c in cells if c["cell_type"] == "markdown")
+    assert "grey cell" not in markdown.replace("\n", " ")

@@ -233,6 +233,57 @@ def xor_params():
 '''
 
 
+# Worked examples shown before each answer cell (values computed when the lesson is built).
+EXAMPLE_SIGMOID = """
+a = np.array([-1000.0, -1.0, 0.0, 2.0, 1000.0])
+sigmoid(a)
+sigmoid_grad(a)
+sigmoid(a.astype(np.float32)).dtype.name
+"""
+
+EXAMPLE_TANH = """
+a = np.array([-800.0, -0.5, 0.0, 0.5, 800.0])
+tanh(a)
+tanh_grad(a)
+tanh(a.astype(np.float32)).dtype.name
+"""
+
+EXAMPLE_RELU = """
+a = np.array([-2.0, 0.0, 3.0])
+relu(a)
+relu_grad(a)
+a
+"""
+
+EXAMPLE_LEAKY_RELU = """
+a = np.array([-2.0, 0.0, 3.0])
+leaky_relu(a, k=0.1)
+leaky_relu_grad(a, k=0.1)
+leaky_relu(a)
+"""
+
+EXAMPLE_NEURON_FORWARD = """
+X = np.array([[1.0, 2.0], [0.0, -1.0]])
+w = np.array([0.5, -1.0])
+neuron_forward(X, w, 0.25, nnkit.identity)
+neuron_forward(X, w, 0.25, nnkit.sigmoid)
+"""
+
+EXAMPLE_LAYER_FORWARD = """
+X = np.array([[1.0, 2.0], [0.0, -1.0]])
+W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
+b = np.array([0.0, 0.5, 1.0])
+layer_forward(X, W, b, nnkit.identity)
+layer_forward(X, W, b, nnkit.relu)
+"""
+
+EXAMPLE_XOR_PARAMS = """
+p = xor_params()
+X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+np.maximum(X @ np.asarray(p["W"]).T + p["b"], 0) @ p["w"] + p["c"]
+"""
+
+
 def build():
     lesson = Lesson(LESSON)
     lesson.md(
@@ -243,14 +294,9 @@ def build():
         lesson you write that computation yourself: the **neuron**, the **activation functions**
         that make it non-linear, a **layer** of neurons, and finally a two-layer network that
         solves a problem no single neuron can solve (XOR).
-
-        **How this notebook works.** Run the cells from top to bottom. The code cells that end in
-        `raise NotImplementedError()` are yours: replace that line with your code.
-        The grey cells after each of them are checks worth points; they tell you what is
-        wrong when something is. Some checks are hidden and run only when your notebook is
-        graded. The last cell adds up your visible points.
         """
     )
+    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""
@@ -345,7 +391,7 @@ def build():
         pre-activation $a$.
         """
     )
-    lesson.answer("sigmoid", SIGMOID)
+    lesson.answer("sigmoid", SIGMOID, example=EXAMPLE_SIGMOID)
     lesson.tests("sigmoid")
     lesson.tests("sigmoid_grad")
     lesson.md(
@@ -357,7 +403,7 @@ def build():
         $\tanh(-a) = -\tanh(a)$.
         """
     )
-    lesson.answer("tanh", TANH)
+    lesson.answer("tanh", TANH, example=EXAMPLE_TANH)
     lesson.tests("tanh")
     lesson.tests("tanh_grad")
     lesson.md(
@@ -369,10 +415,10 @@ def build():
         `leaky_relu_grad(0, k) = k`.
         """
     )
-    lesson.answer("relu", RELU)
+    lesson.answer("relu", RELU, example=EXAMPLE_RELU)
     lesson.tests("relu")
     lesson.tests("relu_grad")
-    lesson.answer("leaky_relu", LEAKY)
+    lesson.answer("leaky_relu", LEAKY, example=EXAMPLE_LEAKY_RELU)
     lesson.tests("leaky_relu")
     lesson.tests("leaky_relu_grad")
     lesson.md(
@@ -411,7 +457,7 @@ def build():
         origin.
         """
     )
-    lesson.answer("neuron_forward", NEURON)
+    lesson.answer("neuron_forward", NEURON, example=EXAMPLE_NEURON_FORWARD)
     lesson.tests("neuron_forward")
     lesson.code(
         """
@@ -446,7 +492,7 @@ def build():
         $W$ is (out, in) — is the one PyTorch's `nn.Linear` uses too.
         """
     )
-    lesson.answer("layer_forward", LAYER)
+    lesson.answer("layer_forward", LAYER, example=EXAMPLE_LAYER_FORWARD)
     lesson.tests("layer_forward")
     lesson.md(
         r"""
@@ -514,7 +560,15 @@ def build():
         and compute XOR exactly (any correct choice is accepted — there are many).
         """
     )
-    lesson.answer("xor_params", XOR)
+    lesson.answer(
+        "xor_params",
+        XOR,
+        example=EXAMPLE_XOR_PARAMS,
+        note=(
+            "(Many weights are correct and yours need not be the reference's, but the four "
+            "outputs must be these.)"
+        ),
+    )
     lesson.tests("xor_params")
     lesson.code(
         """

@@ -152,6 +152,45 @@ def max_margin_loss(s, s_c, margin=1.0):
 '''
 
 
+# Worked examples shown before each answer cell (values computed when the lesson is built).
+EXAMPLE_SOFTMAX = """
+z = np.array([[1.0, 2.0, 3.0], [1000.0, 1000.0, 1001.0]])
+softmax(z)
+softmax_jacobian(np.array([1.0, 2.0, 3.0]))
+"""
+
+EXAMPLE_CROSS_ENTROPY = """
+probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+y = np.array([0, 2])
+cross_entropy(probs, y)
+"""
+
+EXAMPLE_SOFTMAX_CROSS_ENTROPY = """
+logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 1000.0]])
+y = np.array([0, 1])
+loss, dlogits = softmax_cross_entropy(logits, y)
+loss
+dlogits
+"""
+
+EXAMPLE_BINARY_CROSS_ENTROPY_WITH_LOGITS = """
+logits = np.array([-2.0, 0.0, 3.0, 800.0])
+y = np.array([0.0, 1.0, 1.0, 0.0])
+loss, dlogits = binary_cross_entropy_with_logits(logits, y)
+loss
+dlogits
+"""
+
+EXAMPLE_MAX_MARGIN_LOSS = """
+s = np.array([2.0, 0.5, 1.5])
+s_c = np.array([0.5, 1.0, 0.0])
+loss, ds, ds_c = max_margin_loss(s, s_c)
+loss
+ds
+ds_c
+"""
+
+
 def build():
     lesson = Lesson(LESSON)
     lesson.md(
@@ -163,11 +202,9 @@ def build():
         $\mathbf{z}$; the softmax turns them into probabilities, and a loss measures how much
         probability the network gave to the right answer. In this lesson you write both, with
         their gradients, in a way that survives extreme inputs.
-
-        Run every cell from top to bottom; fill in the cells ending in
-        `raise NotImplementedError()`; the grey cells after them check your work.
         """
     )
+    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""
@@ -222,7 +259,7 @@ def build():
         zero, because the probabilities always sum to one.
         """
     )
-    lesson.answer("softmax", SOFTMAX)
+    lesson.answer("softmax", SOFTMAX, example=EXAMPLE_SOFTMAX)
     lesson.tests("softmax")
     lesson.tests("softmax_jacobian")
     lesson.code(
@@ -267,7 +304,7 @@ def build():
         sample's correct class.
         """
     )
-    lesson.answer("cross_entropy", CE)
+    lesson.answer("cross_entropy", CE, example=EXAMPLE_CROSS_ENTROPY)
     lesson.tests("cross_entropy")
     lesson.md(
         r"""
@@ -325,7 +362,7 @@ def build():
         one, each in proportion to how much probability it currently takes.
         """
     )
-    lesson.answer("softmax_cross_entropy", SCE)
+    lesson.answer("softmax_cross_entropy", SCE, example=EXAMPLE_SOFTMAX_CROSS_ENTROPY)
     lesson.tests("softmax_cross_entropy")
     lesson.md(
         r"""
@@ -349,7 +386,9 @@ def build():
         for the mean.
         """
     )
-    lesson.answer("binary_cross_entropy_with_logits", BCE)
+    lesson.answer(
+        "binary_cross_entropy_with_logits", BCE, example=EXAMPLE_BINARY_CROSS_ENTROPY_WITH_LOGITS
+    )
     lesson.tests("binary_cross_entropy_with_logits")
     lesson.md(
         r"""
@@ -368,7 +407,7 @@ def build():
         the pair as active. Either is accepted: the checks never land exactly on the kink.)
         """
     )
-    lesson.answer("max_margin_loss", MM)
+    lesson.answer("max_margin_loss", MM, example=EXAMPLE_MAX_MARGIN_LOSS)
     lesson.tests("max_margin_loss")
     lesson.code(
         """

@@ -244,6 +244,65 @@ plt.show()
 """
 
 
+# Worked examples shown before each answer cell (values computed when the lesson is built).
+EXAMPLE_LINEAR_FORWARD = """
+x = np.array([[1.0, 2.0]])
+W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
+b = np.array([0.0, 0.5, 1.0])
+out, cache = linear_forward(x, W, b)
+out
+dx, dW, db = linear_backward(np.array([[1.0, -1.0, 0.5]]), cache)
+dx
+dW
+db
+"""
+
+EXAMPLE_RELU_FORWARD = """
+x = np.array([[-1.0, 0.0, 2.0], [3.0, -0.5, 1.0]])
+out, cache = relu_forward(x)
+out
+dout = np.array([[5.0, 5.0, 5.0], [1.0, 2.0, 3.0]])
+relu_backward(dout, cache)
+x32 = x.astype(np.float32)
+relu_backward(dout.astype(np.float32), relu_forward(x32)[1]).dtype.name
+"""
+
+EXAMPLE_NUMERICAL_GRADIENT = """
+def f(x):
+    return np.sum(x**3)
+
+
+x = np.array([[1.0, -2.0], [0.5, 3.0]])
+numerical_gradient(f, x, h=0.1)
+x
+"""
+
+EXAMPLE_MLP_LOSS = """
+params = {
+    "W1": np.array([[1.0, -1.0], [0.5, 0.5]]),
+    "b1": np.array([0.0, 0.1]),
+    "W2": np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
+    "b2": np.array([0.0, 0.0, -1.0]),
+}
+X = np.array([[1.0, 2.0], [0.5, -1.0]])
+y = np.array([0, 2])
+loss, grads = mlp_loss(params, X, y, reg=0.1)
+loss
+grads["W1"]
+grads["b1"]
+grads["W2"]
+grads["b2"]
+"""
+
+EXAMPLE_TRAIN_MLP = """
+X, y = nnkit.make_spirals(rng=0)
+params = train_mlp(X, y, rng=0)
+{name: value.shape for name, value in params.items()}
+scores = np.maximum(X @ params["W1"].T + params["b1"], 0) @ params["W2"].T + params["b2"]
+np.mean(scores.argmax(axis=1) == y)
+"""
+
+
 def build():
     lesson = Lesson(LESSON)
     lesson.md(
@@ -258,10 +317,9 @@ def build():
         the loss and
         gradients of a one-hidden-layer network, and a training loop that learns to classify
         spirals.
-
-        Fill in the cells ending in `raise NotImplementedError()`; the grey cells check them.
         """
     )
+    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""
@@ -311,7 +369,7 @@ def build():
         the batch (not a mean: `dout` already carries the $1/N$ of a mean loss).
         """
     )
-    lesson.answer("linear_forward", LINEAR)
+    lesson.answer("linear_forward", LINEAR, example=EXAMPLE_LINEAR_FORWARD)
     lesson.tests("linear_forward")
     lesson.tests("linear_backward")
     lesson.md(
@@ -321,7 +379,7 @@ def build():
         $\partial L/\partial x = \mathrm{dout} \odot [x > 0]$.
         """
     )
-    lesson.answer("relu_forward", RELU)
+    lesson.answer("relu_forward", RELU, example=EXAMPLE_RELU_FORWARD)
     lesson.tests("relu_forward")
     lesson.tests("relu_backward")
     lesson.md(
@@ -359,12 +417,20 @@ def build():
         reading a shared array sees the change) but must put back the original value.
         """
     )
-    lesson.answer("numerical_gradient", NUMGRAD)
+    lesson.answer(
+        "numerical_gradient",
+        NUMGRAD,
+        example=EXAMPLE_NUMERICAL_GRADIENT,
+        note=(
+            "(For f(x) = Σ x³ the centred difference is exactly 3x² + h², here 3x² + 0.01; and "
+            "`x` holds its original values afterwards.)"
+        ),
+    )
     lesson.tests("numerical_gradient")
     lesson.code(
         """
         # Gradient check of the dense layer's backward pass (nnkit's references), and of a
-        # deliberately wrong version that forgets to sum db over the batch.
+        # deliberately wrong db that averages dout over the batch instead of summing it.
         rng = np.random.default_rng(0)
         x, W, b = rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), rng.normal(size=2)
         dout = rng.normal(size=(4, 2))
@@ -409,7 +475,7 @@ def build():
         their backward passes (yours, or `nnkit`'s, which are the same functions).
         """
     )
-    lesson.answer("mlp_loss", MLP)
+    lesson.answer("mlp_loss", MLP, example=EXAMPLE_MLP_LOSS)
     lesson.tests("mlp_loss")
     lesson.md(
         r"""
@@ -426,7 +492,15 @@ def build():
         around the arms. The initialisation and the signature are given; write the loop.
         """
     )
-    lesson.answer("train_mlp", TRAIN)
+    lesson.answer(
+        "train_mlp",
+        TRAIN,
+        example=EXAMPLE_TRAIN_MLP,
+        note=(
+            "(Training is random: your accuracy may differ a little; the check asks for at least "
+            "0.9.)"
+        ),
+    )
     lesson.tests("train_mlp")
     lesson.code(
         """

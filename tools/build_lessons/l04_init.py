@@ -287,6 +287,40 @@ plt.show()
 """
 
 
+# Worked examples shown before each answer cell (values computed when the lesson is built).
+EXAMPLE_XAVIER_UNIFORM = """
+W = xavier_uniform(400, 200, rng=0)
+W.shape
+W.min(), W.max()  # inside ±sqrt(6 / 600) = ±0.1
+W.std()  # sqrt(2 / 600) = 0.0577
+xavier_normal(400, 200, rng=0).std()
+he_normal(400, 200, rng=0).std()  # sqrt(2 / 400) = 0.0707
+he_uniform(400, 200, rng=0).std()
+"""
+
+EXAMPLE_ORTHOGONAL = """
+W = orthogonal(3, 5, rng=0, gain=2.0)
+W.shape
+np.round(W.T @ W, 6)
+np.round(orthogonal(5, 3, rng=0) @ orthogonal(5, 3, rng=0).T, 6)
+"""
+
+EXAMPLE_ACTIVATION_STDS = """
+X = np.array([[1.0, -1.0], [2.0, 0.5]])
+weights = [np.array([[1.0, 0.5], [-0.5, 1.0]]), np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])]
+activation_stds(X, weights, nnkit.tanh)
+activation_stds(X, weights, nnkit.relu)
+"""
+
+EXAMPLE_GRADIENT_NORMS = """
+X = np.array([[1.0, -1.0], [2.0, 0.5]])
+y = np.array([0, 2])
+weights = [np.array([[1.0, 0.5], [-0.5, 1.0]]), np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])]
+gradient_norms(X, y, weights, nnkit.tanh)
+gradient_norms(X, y, weights, nnkit.relu)
+"""
+
+
 def build():
     lesson = Lesson(LESSON)
     lesson.md(
@@ -301,10 +335,10 @@ def build():
 
         You will write the four scaled initialisers, an orthogonal initialiser, and two
         diagnostics: the spread of the activations and the size of the gradients, layer by
-        layer. Fill in the cells ending in `raise NotImplementedError()`; the grey cells check
-        them.
+        layer.
         """
     )
+    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""
@@ -319,9 +353,12 @@ def build():
 
         All zeros is worse still: with $W_1 = 0$ and $W_2 = 0$ the gradient of every weight
         vanishes ($\delta$ is multiplied by a zero weight on the way back, and $h = g(0)$ is
-        0 for tanh), so the origin is a stationary point — a **saddle point** of the loss, not a
-        minimum — and gradient descent never leaves it. Biases do not suffer from this and are
-        usually started at 0.
+        0 for tanh, so $\partial L/\partial W_2 = \delta^\top h = 0$ too), and so does the
+        hidden bias's. The weights therefore never leave zero: all-zero weights are a stationary
+        point in the weights — a **saddle point** of the loss, not a minimum. Only the output
+        bias $b_2$ still gets a gradient, $\sum_n \delta_n$ (zero when the classes are
+        balanced), so at best the network learns the class frequencies and nothing else.
+        Biases do not suffer from the symmetry problem and are usually started at 0.
 
         Below, a 2-4-2 tanh network trained on XOR-like data from a constant start and from a
         random start. Look at the learned first-layer weights: from the constant start the four
@@ -365,7 +402,15 @@ def build():
         distribution — and by whether the `rng` is used, never by matching one random stream.
         """
     )
-    lesson.answer("xavier_uniform", INITS)
+    lesson.answer(
+        "xavier_uniform",
+        INITS,
+        example=EXAMPLE_XAVIER_UNIFORM,
+        note=(
+            "(These draw random numbers: a correct answer that draws them another way may differ "
+            "in the last digits, with the same statistics.)"
+        ),
+    )
     for name in ("xavier_uniform", "xavier_normal", "he_normal", "he_uniform"):
         lesson.tests(name)
     lesson.md(
@@ -381,7 +426,12 @@ def build():
         when `fan_out < fan_in`, and scale by `gain`.
         """
     )
-    lesson.answer("orthogonal", ORTHO)
+    lesson.answer(
+        "orthogonal",
+        ORTHO,
+        example=EXAMPLE_ORTHOGONAL,
+        note="(The matrices themselves are random; these products are not.)",
+    )
     lesson.tests("orthogonal")
     lesson.md(
         r"""
@@ -393,7 +443,7 @@ def build():
         layers, not the input.
         """
     )
-    lesson.answer("activation_stds", ACT_STDS)
+    lesson.answer("activation_stds", ACT_STDS, example=EXAMPLE_ACTIVATION_STDS)
     lesson.tests("activation_stds")
     lesson.md(
         r"""
@@ -424,7 +474,7 @@ def build():
         cell (`nnkit.tanh_grad` takes the pre-activation).
         """
     )
-    lesson.answer("gradient_norms", GRAD_NORMS)
+    lesson.answer("gradient_norms", GRAD_NORMS, example=EXAMPLE_GRADIENT_NORMS)
     lesson.tests("gradient_norms")
     lesson.md(
         r"""

@@ -284,6 +284,43 @@ for epoch, loss in enumerate(val):
 """
 
 
+# Worked examples shown before each answer cell (values computed when the lesson is built).
+EXAMPLE_SGD_STEP = """
+w, dw = np.array([1.0, -2.0]), np.array([0.5, 0.5])
+sgd_step(w, dw, None, lr=0.1)[0]
+w1, state = momentum_step(w, dw, None, lr=0.1)
+w2, state = momentum_step(w1, dw, state, lr=0.1)
+w1, w2
+w1, state = nesterov_step(w, dw, None, lr=0.1)
+w2, state = nesterov_step(w1, dw, state, lr=0.1)
+w1, w2
+w
+"""
+
+EXAMPLE_ADAGRAD_STEP = """
+w, dw = np.array([1.0, -2.0]), np.array([0.5, -0.1])
+w1, state = adagrad_step(w, dw, None, lr=0.1)
+w2, state = adagrad_step(w1, dw, state, lr=0.1)
+w1, w2
+w1, state = rmsprop_step(w, dw, None, lr=0.1)
+w2, state = rmsprop_step(w1, dw, state, lr=0.1)
+w1, w2
+"""
+
+EXAMPLE_ADAM_STEP = """
+w, dw = np.array([1.0, -2.0]), np.array([0.5, -0.1])
+w1, state = adam_step(w, dw, None, lr=0.1)
+w2, state = adam_step(w1, 2 * dw, state, lr=0.1)
+w1, w2
+"""
+
+EXAMPLE_STEP_DECAY = """
+step_decay(0.1, 25, drop=0.5, every=10)
+exponential_decay(0.1, 10, k=0.05)
+inverse_time_decay(0.1, 10, tau=20), inverse_time_decay(0.1, 40, tau=20)
+"""
+
+
 def build():
     lesson = Lesson(LESSON)
     lesson.md(
@@ -304,6 +341,7 @@ def build():
         against PyTorch's update rules, so you may keep the state in any form you like.
         """
     )
+    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""
@@ -347,7 +385,7 @@ def build():
         Write `sgd_step`, `momentum_step` and `nesterov_step`.
         """
     )
-    lesson.answer("sgd_step", SGD)
+    lesson.answer("sgd_step", SGD, example=EXAMPLE_SGD_STEP)
     for name in ("sgd_step", "momentum_step", "nesterov_step"):
         lesson.tests(name)
     lesson.code(VELOCITY)
@@ -364,7 +402,7 @@ def build():
         PyTorch, $\varepsilon$ is added *outside* the square root and $r$ starts at 0.)
         """
     )
-    lesson.answer("adagrad_step", ADAGRAD)
+    lesson.answer("adagrad_step", ADAGRAD, example=EXAMPLE_ADAGRAD_STEP)
     for name in ("adagrad_step", "rmsprop_step"):
         lesson.tests(name)
     lesson.md(
@@ -386,7 +424,7 @@ def build():
         steps are *too long*, not too short — see the figure below.
         """
     )
-    lesson.answer("adam_step", ADAM)
+    lesson.answer("adam_step", ADAM, example=EXAMPLE_ADAM_STEP)
     lesson.tests("adam_step")
     lesson.code(BIAS)
     lesson.md(
@@ -436,7 +474,7 @@ def build():
         noise-free gradients, which is why deep learning sticks to first-order methods.)
         """
     )
-    lesson.answer("step_decay", SCHEDULES)
+    lesson.answer("step_decay", SCHEDULES, example=EXAMPLE_STEP_DECAY)
     for name in ("step_decay", "exponential_decay", "inverse_time_decay"):
         lesson.tests(name)
     lesson.code(SCHEDULE_FIG)

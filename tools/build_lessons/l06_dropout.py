@@ -117,15 +117,16 @@ def early_stopping_epoch(val_losses, patience):
 '''
 
 OVERFIT = """
-# 40 noisy training points (two moons) and a 2-100-2 network: full-batch gradient descent on
-# nnkit's reference mlp_loss drives the training loss down while the validation loss, on
-# 300 fresh points, turns back up.
-X_tr, y_tr = nnkit.make_moons(40, noise=0.35, rng=0)
-X_va, y_va = nnkit.make_moons(300, noise=0.35, rng=1)
+# 30 noisy training points (two moons) and a 2-100-2 network, trained on all 30 at every step
+# by gradient descent with momentum (lesson 05) on nnkit's reference mlp_loss. The training
+# loss heads for 0 while the validation loss, on 200 fresh points, turns back up.
+X_tr, y_tr = nnkit.make_moons(30, noise=0.3, rng=0)
+X_va, y_va = nnkit.make_moons(200, noise=0.3, rng=1)
 
 
-def train(reg=0.0, l1=0.0, epochs=700, lr=0.5, seed=0):
+def train(reg=0.0, l1=0.0, epochs=600, lr=0.1, momentum=0.9, seed=0):
     params = nnkit.init_mlp(2, 100, 2, rng=seed)
+    state = {k: None for k in params}
     curves = {"train": [], "val": []}
     for _ in range(epochs):
         loss, grads = nnkit.mlp_loss(params, X_tr, y_tr)
@@ -136,7 +137,7 @@ def train(reg=0.0, l1=0.0, epochs=700, lr=0.5, seed=0):
             grads1 = nnkit.l1_penalty(params, l1)[1]
             grads = {k: grads[k] + grads1[k] for k in grads}
         for k in params:
-            params[k] = params[k] - lr * grads[k]
+            params[k], state[k] = nnkit.momentum_step(params[k], grads[k], state[k], lr, momentum)
         curves["train"].append(loss)
         curves["val"].append(nnkit.mlp_loss(params, X_va, y_va)[0])
     return params, curves
@@ -152,7 +153,7 @@ for (name, (params, curves)), color in zip(runs.items(), ["C0", "C1", "C2"]):
                  color=color, label=f"{name} ({zeros:.0%} below 1e-3)")
 axes[0].set_xlabel("epoch")
 axes[0].set_ylabel("cross-entropy")
-axes[0].set_ylim(0, 0.8)
+axes[0].set_ylim(0, 0.7)
 axes[0].legend(fontsize=7)
 axes[1].set_title("first-layer weights after training")
 axes[1].set_xscale("log")
@@ -178,21 +179,22 @@ plt.show()
 """
 
 DROPOUT_NET = """
-# The same 40 points, with and without a dropout layer (p = 0.5) after the hidden layer.
+# The same 30 points and the same optimizer, with and without a dropout layer (p = 0.5) after
+# the hidden layer.
 from nnkit import Dropout, Linear, ReLU, Sequential, SoftmaxCrossEntropy, fit
 
 hists = {}
 for p in (0.0, 0.5):
     layers = [Linear(2, 100, rng=0), ReLU()] + ([Dropout(p, rng=1)] if p else [])
     model = Sequential(*layers, Linear(100, 2, rng=2))
-    hists[p] = fit(model, SoftmaxCrossEntropy(), nnkit.SGD(model.parameters(), lr=0.3),
-                   X_tr, y_tr, epochs=500, batch_size=40, X_val=X_va, y_val=y_va, rng=0,
-                   progress=False)
+    sgd = nnkit.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    hists[p] = fit(model, SoftmaxCrossEntropy(), sgd, X_tr, y_tr, epochs=600, batch_size=30,
+                   X_val=X_va, y_val=y_va, rng=0, progress=False)
 fig, ax = plt.subplots(figsize=(6, 3.8))
 for p, h in hists.items():
     ax.plot(h.train_loss, ls="--", label=f"p = {p}: train")
     ax.plot(h.val_loss, label=f"p = {p}: validation")
-ax.set_ylim(0, 0.8)
+ax.set_ylim(0, 0.7)
 ax.set_xlabel("epoch")
 ax.set_ylabel("cross-entropy")
 ax.legend()
@@ -200,20 +202,49 @@ plt.show()
 """
 
 EARLY_FIG = """
+# Early stopping on the validation curve of section 1 (no penalty), with three patiences.
 val = runs["no penalty"][1]["val"]
-for patience in (5, 20, 100):
-    print(f"patience {patience:2d}: keep the parameters of epoch",
-          nnkit.early_stopping_epoch(val, patience))
-best = nnkit.early_stopping_epoch(val, 20)
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(runs["no penalty"][1]["train"], ls="--", label="train")
-ax.plot(val, label="validation")
-ax.axvline(best, color="k", lw=1, label=f"kept: epoch {best}")
-ax.axvspan(best, best + 20, color="grey", alpha=0.2, label="patience 20")
-ax.set_ylim(0, 0.8)
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.plot(runs["no penalty"][1]["train"], ls="--", color="C0", label="train")
+ax.plot(val, color="C1", label="validation")
+for patience, color in ((5, "C3"), (20, "k"), (100, "C2")):
+    kept = nnkit.early_stopping_epoch(val, patience)
+    print(f"patience {patience:3d}: keeps epoch {kept:3d} (validation loss {val[kept]:.3f}), "
+          f"stops training after epoch {kept + patience}")
+    ax.axvline(kept, color=color, lw=1, ls=":" if patience == 100 else "-",
+               label=f"patience {patience}: keeps epoch {kept}")
+ax.set_ylim(0, 0.7)
 ax.set_xlabel("epoch")
-ax.legend()
+ax.legend(fontsize=8)
 plt.show()
+"""
+
+
+# Worked examples shown before each answer cell (values computed when the lesson is built).
+EXAMPLE_L2_PENALTY = """
+params = {"W1": np.array([[1.0, -2.0], [0.0, 0.5]]), "b1": np.array([3.0, -1.0])}
+value, grads = l2_penalty(params, 0.1)
+value
+grads["W1"]
+grads["b1"]
+value, grads = l1_penalty(params, 0.1)
+value
+grads["W1"]
+grads["b1"]
+"""
+
+EXAMPLE_DROPOUT_FORWARD = """
+x = np.ones((2, 5))
+out, cache = dropout_forward(x, 0.4, True, rng=0)
+out
+dropout_backward(np.full((2, 5), 2.0), cache)
+dropout_forward(x, 0.4, False, rng=0)[0]
+"""
+
+EXAMPLE_EARLY_STOPPING_EPOCH = """
+val_losses = [1.0, 0.8, 0.9, 0.85, 0.7, 0.75, 0.8, 0.9]
+early_stopping_epoch(val_losses, patience=2)
+early_stopping_epoch(val_losses, patience=3)
 """
 
 
@@ -229,6 +260,7 @@ def build():
         tools: penalties on the size of the weights (L2 and L1), dropout, and early stopping.
         """
     )
+    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""
@@ -254,17 +286,18 @@ def build():
         every key of `params`, with zeros for the others.
         """
     )
-    lesson.answer("l2_penalty", PENALTIES)
+    lesson.answer("l2_penalty", PENALTIES, example=EXAMPLE_L2_PENALTY)
     for name in ("l2_penalty", "l1_penalty"):
         lesson.tests(name)
     lesson.md(
         r"""
-        Below: a network with 100 hidden units trained on only 40 noisy points. Without a
-        penalty the training loss keeps falling while the validation loss turns back up: the
-        network is fitting the noise. With a penalty the validation loss stays lower; the
-        histogram of the weights' sizes (log scale) shows L2's smaller weights and, for L1, a
-        separate group of weights pinned next to 0 (below $10^{-3}$). (The curves are jagged
-        because the learning rate is large for so few points; the trend is what matters.)
+        Below: a network with 100 hidden units trained on only 30 noisy points. Without a
+        penalty the training loss falls towards 0 while the validation loss, after a first
+        drop, climbs steadily back up: from about a hundred epochs on, the network is fitting
+        the noise of its 30 points, not the two moons. With the L2 penalty the validation loss
+        levels off instead, and L1 slows the climb; the histogram of the weights' sizes (log
+        scale) shows L2's smaller weights and, for L1, a separate group of weights pinned next
+        to 0 (below $10^{-3}$).
         """
     )
     lesson.code(OVERFIT)
@@ -287,23 +320,33 @@ def build():
 
         Then $\mathbb E[\text{out}] = x$ in both modes and evaluation needs no rescaling at
         all. The backward pass applies the same mask and scale to `dout`. Note that $p$ is the
-        probability of **dropping** (PyTorch's convention). The mask must come from the `rng`
+        probability of **dropping** (PyTorch's convention). CS231n's assignments use the
+        opposite one, $p$ = the probability of *keeping* a unit (`mask = rand < p`, then
+        `/ p`): their $p = 0.8$ is our $p = 0.2$. The mask must come from the `rng`
         argument; the forward pass is graded by the keep rate on large inputs and by the exact
         relation `out == x * mask / (1 - p)` with `mask = out != 0` — any correct random
         stream passes.
         """
     )
-    lesson.answer("dropout_forward", DROPOUT)
+    lesson.answer(
+        "dropout_forward",
+        DROPOUT,
+        example=EXAMPLE_DROPOUT_FORWARD,
+        note=(
+            "(The mask is random: a correct answer that draws it another way may differ in which "
+            "units it drops; kept ones are always 1 / (1 − 0.4) = 1.6667 here.)"
+        ),
+    )
     for name in ("dropout_forward", "dropout_backward"):
         lesson.tests(name)
     lesson.code(MASKS)
     lesson.md(
         r"""
-        The same 40 points as in section 1, now trained with and without a dropout layer
+        The same 30 points as in section 1, now trained with and without a dropout layer
         ($p = 0.5$) after the hidden layer. The training loss is measured with dropout on (on
-        the thinned networks), so it stays higher and noisier; the validation loss, measured
-        with dropout off, ends a little lower than without dropout, and the gap between the
-        two curves is smaller: the network memorises less.
+        the thinned networks), so it stays higher and is noisy from step to step; the
+        validation loss, measured with dropout off, climbs far less than without dropout, and
+        the gap between the two curves is smaller: the network memorises less.
         """
     )
     lesson.code(DROPOUT_NET)
@@ -326,8 +369,21 @@ def build():
         the lowest loss seen before stopping, the first one on a tie.
         """
     )
-    lesson.answer("early_stopping_epoch", EARLY)
+    lesson.answer("early_stopping_epoch", EARLY, example=EXAMPLE_EARLY_STOPPING_EPOCH)
     lesson.tests("early_stopping_epoch")
     lesson.code(EARLY_FIG)
+    lesson.md(
+        r"""
+        Why do the patiences disagree? In its first epochs the validation loss wobbles while
+        momentum builds up (the jagged start of the curve). With a patience of 5, five epochs
+        without a new best come inside that wobble, so training stops within the first few
+        epochs, long before the network has learned the moons: too little patience stops on
+        noise. A patience of 20 waits through the wobble and stops 20 epochs after the real
+        minimum. A patience of 100 keeps the same epoch on this curve and only trains 80 epochs
+        longer for nothing; on a noisier curve, with a later dip below the first minimum, it
+        would keep that later epoch. Since the best parameters are kept either way, too much
+        patience costs only time.
+        """
+    )
     lesson.self_check()
     return lesson.notebook()

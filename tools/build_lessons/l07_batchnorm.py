@@ -198,6 +198,31 @@ plt.show()
 """
 
 
+# Worked examples shown before each answer cell (values computed when the lesson is built).
+EXAMPLE_BATCHNORM_FORWARD = """
+x = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0]])
+gamma, beta = np.array([1.0, 2.0]), np.array([0.0, -1.0])
+state = {"running_mean": np.zeros(2), "running_var": np.ones(2)}
+out, cache = batchnorm_forward(x, gamma, beta, state, True)
+out
+state
+batchnorm_forward(x, gamma, beta, state, False)[0]
+"""
+
+EXAMPLE_BATCHNORM_BACKWARD = """
+x = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0]])
+gamma, beta = np.array([1.0, 2.0]), np.array([0.0, -1.0])
+state = {"running_mean": np.zeros(2), "running_var": np.ones(2)}
+out, cache = batchnorm_forward(x, gamma, beta, state, True)
+dout = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, -1.0]])
+dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+dx
+dgamma
+dbeta
+batchnorm_backward_alt(dout, cache)[0]
+"""
+
+
 def build():
     lesson = Lesson(LESSON)
     lesson.md(
@@ -212,6 +237,7 @@ def build():
         and are much less sensitive to the initialisation and the learning rate.
         """
     )
+    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""
@@ -245,12 +271,17 @@ def build():
         \sigma^2$, while the normalisation itself uses the biased $\sigma^2$. Evaluation never
         changes the running statistics.
 
+        If you also read CS231n's assignments: there `momentum = 0.9` is the weight of the
+        *running average* (`running = momentum * running + (1 - momentum) * batch`), so their
+        0.9 is our $m = 0.1$, the weight of the new batch statistic (PyTorch's convention), and
+        their running variance uses the biased $\sigma^2$.
+
         Write `batchnorm_forward`. The running statistics live in the `state` dict the caller
         passes: update them there (assign new arrays to its keys, or update the arrays in
         place) so that the next call sees them.
         """
     )
-    lesson.answer("batchnorm_forward", FORWARD)
+    lesson.answer("batchnorm_forward", FORWARD, example=EXAMPLE_BATCHNORM_FORWARD)
     lesson.tests("batchnorm_forward")
     lesson.code(RUNNING)
     lesson.md(
@@ -279,7 +310,7 @@ def build():
         and against numerical gradients.
         """
     )
-    lesson.answer("batchnorm_backward", BACKWARD)
+    lesson.answer("batchnorm_backward", BACKWARD, example=EXAMPLE_BATCHNORM_BACKWARD)
     for name in ("batchnorm_backward", "batchnorm_backward_alt"):
         lesson.tests(name)
     lesson.code(GRADCHECK)
