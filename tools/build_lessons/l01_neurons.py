@@ -10,7 +10,7 @@ SIGMOID = '''
 def sigmoid(a):
     """Logistic sigmoid, elementwise: sigma(a) = 1 / (1 + exp(-a)).
 
-    Must not overflow, even for a = -1000 or a = +1000.
+    Must not overflow, even for a = -1000 or a = +1000. Does not modify ``a``.
 
     Parameters
     ----------
@@ -35,6 +35,8 @@ def sigmoid(a):
 def sigmoid_grad(a):
     """Derivative of the sigmoid with respect to its input: sigma(a) * (1 - sigma(a)).
 
+    Does not modify ``a``.
+
     Parameters
     ----------
     a : ndarray, any shape
@@ -52,7 +54,7 @@ def sigmoid_grad(a):
 
 TANH = '''
 def tanh(a):
-    """Hyperbolic tangent, elementwise, without overflow for large |a|.
+    """Hyperbolic tangent, elementwise, without overflow for large |a|. Does not modify ``a``.
 
     Parameters
     ----------
@@ -72,7 +74,7 @@ def tanh(a):
 
 
 def tanh_grad(a):
-    """Derivative of tanh: 1 - tanh(a)**2.
+    """Derivative of tanh: 1 - tanh(a)**2. Does not modify ``a``.
 
     Parameters
     ----------
@@ -80,7 +82,7 @@ def tanh_grad(a):
 
     Returns
     -------
-    ndarray, same shape as ``a``
+    ndarray, same shape as ``a`` (float32 stays float32)
     """
     ### BEGIN SOLUTION
     t = tanh(a)
@@ -109,6 +111,8 @@ def relu(a):
 def relu_grad(a):
     """Derivative of ReLU: 1 where a > 0, else 0 (the course's convention: relu_grad(0) = 0).
 
+    Does not modify ``a``.
+
     Parameters
     ----------
     a : ndarray, any shape (floats)
@@ -125,7 +129,7 @@ def relu_grad(a):
 
 LEAKY = '''
 def leaky_relu(a, k=0.01):
-    """Leaky ReLU: a where a > 0, k * a elsewhere.
+    """Leaky ReLU: a where a > 0, k * a elsewhere. Does not modify ``a``.
 
     Parameters
     ----------
@@ -146,6 +150,8 @@ def leaky_relu(a, k=0.01):
 def leaky_relu_grad(a, k=0.01):
     """Derivative of leaky ReLU: 1 where a > 0, k elsewhere (so the value at 0 is k).
 
+    Does not modify ``a``.
+
     Parameters
     ----------
     a : ndarray, any shape (floats)
@@ -164,6 +170,8 @@ def leaky_relu_grad(a, k=0.01):
 NEURON = '''
 def neuron_forward(X, w, b, g):
     """Output of one neuron for a batch of samples: g(X @ w + b).
+
+    Does not modify ``X`` or ``w``; float32 inputs give float32 output.
 
     Parameters
     ----------
@@ -188,6 +196,8 @@ def neuron_forward(X, w, b, g):
 LAYER = '''
 def layer_forward(X, W, b, g):
     """Outputs of a layer of M neurons for a batch: g(X @ W.T + b).
+
+    Does not modify ``X``, ``W`` or ``b``; float32 inputs give float32 output.
 
     Parameters
     ----------

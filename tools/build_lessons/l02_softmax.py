@@ -8,7 +8,7 @@ LESSON = "02_softmax"
 
 SOFTMAX = '''
 def softmax(z):
-    """Softmax over the last axis, without overflow.
+    """Softmax over the last axis, without overflow. Does not modify ``z``.
 
     Parameters
     ----------
@@ -32,6 +32,8 @@ def softmax(z):
 def softmax_jacobian(z):
     """Jacobian of the softmax of a single logit vector: J[i, j] = d s_i / d z_j.
 
+    Does not modify ``z``.
+
     Parameters
     ----------
     z : ndarray, shape (K,)
@@ -49,7 +51,7 @@ def softmax_jacobian(z):
 
 CE = '''
 def cross_entropy(probs, y):
-    """Mean negative log-likelihood of the correct classes.
+    """Mean negative log-likelihood of the correct classes. Does not modify ``probs``.
 
     Parameters
     ----------
@@ -72,6 +74,8 @@ def cross_entropy(probs, y):
 SCE = '''
 def softmax_cross_entropy(logits, y):
     """Softmax followed by cross-entropy, computed stably, and its gradient.
+
+    Does not modify ``logits``.
 
     Parameters
     ----------
@@ -100,6 +104,8 @@ BCE = '''
 def binary_cross_entropy_with_logits(logits, y):
     """Binary cross-entropy of sigmoid(logits) against labels y, stable for large |logits|.
 
+    Does not modify ``logits`` or ``y``.
+
     Parameters
     ----------
     logits : ndarray, shape (N,)
@@ -124,7 +130,7 @@ def binary_cross_entropy_with_logits(logits, y):
 
 MM = '''
 def max_margin_loss(s, s_c, margin=1.0):
-    """Hinge (max-margin) ranking loss and its gradients.
+    """Hinge (max-margin) ranking loss and its gradients. Does not modify ``s`` or ``s_c``.
 
     Parameters
     ----------

@@ -10,6 +10,8 @@ LINEAR = '''
 def linear_forward(x, W, b):
     """Forward pass of a dense layer: out = x @ W.T + b.
 
+    Does not modify ``x``, ``W`` or ``b``; float32 inputs give a float32 ``out``.
+
     Parameters
     ----------
     x : ndarray, shape (N, D)
@@ -29,6 +31,9 @@ def linear_forward(x, W, b):
 
 def linear_backward(dout, cache):
     """Backward pass of a dense layer.
+
+    Does not modify ``dout`` or the arrays in ``cache``; float32 inputs give float32
+    gradients.
 
     Parameters
     ----------
@@ -52,6 +57,8 @@ RELU = '''
 def relu_forward(x):
     """Forward pass of ReLU: out = max(x, 0), elementwise.
 
+    Does not modify ``x``; float32 input gives a float32 ``out``.
+
     Parameters
     ----------
     x : ndarray, any shape
@@ -68,6 +75,10 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     """Backward pass of ReLU: dx = dout where x > 0, else 0.
+
+    Does not modify ``dout`` or the arrays in ``cache``; float32 inputs give a float32 ``dx``
+    (``dout * (x > 0)`` keeps the dtype; a mask made with ``.astype(float)`` is float64 and
+    turns the product into float64).
 
     Parameters
     ----------
@@ -120,6 +131,8 @@ MLP = '''
 def mlp_loss(params, X, y, reg=0.0):
     """Loss and gradients of a one-hidden-layer ReLU network with a softmax output.
 
+    Does not modify ``params`` (nor its arrays) or ``X``.
+
     scores = relu(X @ W1.T + b1) @ W2.T + b2
     loss   = mean softmax cross-entropy(scores, y) + reg * (sum(W1**2) + sum(W2**2))
 
@@ -164,6 +177,8 @@ def mlp_loss(params, X, y, reg=0.0):
 TRAIN = '''
 def train_mlp(X, y, hidden=64, lr=0.5, epochs=300, batch_size=32, rng=None):
     """Train a one-hidden-layer network with mini-batch stochastic gradient descent.
+
+    Does not modify ``X`` or ``y``.
 
     Parameters
     ----------

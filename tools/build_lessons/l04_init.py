@@ -31,7 +31,8 @@ def xavier_uniform(fan_in, fan_out, rng):
 def xavier_normal(fan_in, fan_out, rng):
     """Glorot/Xavier normal: W ~ N(0, std²) with std = sqrt(2 / (fan_in + fan_out)).
 
-    Returns an array of shape (fan_out, fan_in); same arguments as xavier_uniform.
+    Returns an array of shape (fan_out, fan_in); same arguments as xavier_uniform: ``rng``
+    (a Generator, an int seed or None) is the only source of randomness.
     """
     ### BEGIN SOLUTION
     rng = np.random.default_rng(rng)
@@ -42,7 +43,7 @@ def xavier_normal(fan_in, fan_out, rng):
 def he_normal(fan_in, fan_out, rng):
     """He/Kaiming normal: W ~ N(0, std²) with std = sqrt(2 / fan_in).
 
-    Returns an array of shape (fan_out, fan_in).
+    Returns an array of shape (fan_out, fan_in); ``rng`` is the only source of randomness.
     """
     ### BEGIN SOLUTION
     rng = np.random.default_rng(rng)
@@ -53,7 +54,7 @@ def he_normal(fan_in, fan_out, rng):
 def he_uniform(fan_in, fan_out, rng):
     """He/Kaiming uniform: W ~ U(-a, a) with a = sqrt(6 / fan_in).
 
-    Returns an array of shape (fan_out, fan_in).
+    Returns an array of shape (fan_out, fan_in); ``rng`` is the only source of randomness.
     """
     ### BEGIN SOLUTION
     rng = np.random.default_rng(rng)
@@ -70,6 +71,7 @@ def orthogonal(fan_in, fan_out, rng, gain=1.0):
     ----------
     fan_in, fan_out : int
     rng : numpy.random.Generator, int or None
+        The only source of randomness: start with rng = np.random.default_rng(rng).
     gain : float
 
     Returns
@@ -92,7 +94,8 @@ ACT_STDS = '''
 def activation_stds(X, weights, activation):
     """Std of the activations of each layer of a bias-free deep stack.
 
-    h_0 = X, h_l = activation(h_{l-1} @ W_l.T) for l = 1..L.
+    h_0 = X, h_l = activation(h_{l-1} @ W_l.T) for l = 1..L. Does not modify ``X`` or the
+    arrays in ``weights``.
 
     Parameters
     ----------
@@ -124,7 +127,8 @@ def gradient_norms(X, y, weights, activation):
     """Frobenius norm of dL/dW_l for each layer of a deep stack with a softmax loss.
 
     z_l = h_{l-1} @ W_l.T; h_l = activation(z_l) for l < L; the last layer has no activation:
-    z_L are the logits of the mean softmax cross-entropy L over the N samples.
+    z_L are the logits of the mean softmax cross-entropy L over the N samples. Does not modify
+    ``X`` or the arrays in ``weights``.
 
     Parameters
     ----------

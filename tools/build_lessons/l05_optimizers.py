@@ -30,7 +30,8 @@ def momentum_step(w, dw, state, lr=0.01, momentum=0.9):
     """SGD with momentum, as torch.optim.SGD(momentum=...): b = mu b + g; w_new = w - lr b.
 
     On the first call (state None) the buffer starts as b = g. Return the buffer (or anything
-    equivalent) as the new state.
+    equivalent) as the new state. Returns (new_w, state), new_w of the shape of w; does not
+    modify w, dw or the incoming state (as every step function here).
     """
     ### BEGIN SOLUTION
     buf = dw.copy() if state is None else momentum * state + dw
@@ -41,6 +42,9 @@ def momentum_step(w, dw, state, lr=0.01, momentum=0.9):
 def nesterov_step(w, dw, state, lr=0.01, momentum=0.9):
     """Nesterov momentum, as torch.optim.SGD(momentum=..., nesterov=True):
     b = mu b + g; w_new = w - lr (g + mu b)  (b = g on the first call).
+
+    Returns (new_w, state), new_w of the shape of w; does not modify w, dw or the incoming
+    state.
     """
     ### BEGIN SOLUTION
     buf = dw.copy() if state is None else momentum * state + dw
@@ -50,7 +54,11 @@ def nesterov_step(w, dw, state, lr=0.01, momentum=0.9):
 
 ADAGRAD = '''
 def adagrad_step(w, dw, state, lr=0.01, eps=1e-10):
-    """Adagrad: r = r + g²; w_new = w - lr g / (sqrt(r) + eps), with r = 0 before the first call."""
+    """Adagrad: r = r + g²; w_new = w - lr g / (sqrt(r) + eps), with r = 0 before the first call.
+
+    Returns (new_w, state), new_w of the shape of w; does not modify w, dw or the incoming
+    state.
+    """
     ### BEGIN SOLUTION
     r = dw * dw if state is None else state + dw * dw
     return w - lr * dw / (np.sqrt(r) + eps), r
@@ -58,7 +66,11 @@ def adagrad_step(w, dw, state, lr=0.01, eps=1e-10):
 
 
 def rmsprop_step(w, dw, state, lr=0.01, alpha=0.99, eps=1e-8):
-    """RMSprop: r = alpha r + (1 - alpha) g²; w_new = w - lr g / (sqrt(r) + eps), r = 0 at first."""
+    """RMSprop: r = alpha r + (1 - alpha) g²; w_new = w - lr g / (sqrt(r) + eps), r = 0 at first.
+
+    Returns (new_w, state), new_w of the shape of w; does not modify w, dw or the incoming
+    state.
+    """
     ### BEGIN SOLUTION
     r = (1 - alpha) * dw * dw if state is None else alpha * state + (1 - alpha) * dw * dw
     return w - lr * dw / (np.sqrt(r) + eps), r
@@ -72,6 +84,9 @@ def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     t = t + 1 (so t = 1 on the first step); m = beta1 m + (1 - beta1) g;
     v = beta2 v + (1 - beta2) g²; m_hat = m / (1 - beta1**t); v_hat = v / (1 - beta2**t);
     w_new = w - lr m_hat / (sqrt(v_hat) + eps).  m = v = 0 and t = 0 before the first call.
+
+    Returns (new_w, state), new_w of the shape of w; does not modify w, dw or the incoming
+    state.
     """
     ### BEGIN SOLUTION
     if state is None:

@@ -8,7 +8,7 @@ LESSON = "06_dropout"
 
 DROPOUT = '''
 def dropout_forward(x, p, train, rng):
-    """Inverted dropout.
+    """Inverted dropout. Does not modify ``x``.
 
     Parameters
     ----------
@@ -38,7 +38,8 @@ def dropout_forward(x, p, train, rng):
 def dropout_backward(dout, cache):
     """Gradient of dropout_forward: the same mask and scaling applied to dout.
 
-    Returns dx, same shape as dout (dout itself after an evaluation-mode forward).
+    Returns dx, same shape and dtype as dout (a copy of dout after an evaluation-mode
+    forward). Does not modify ``dout`` or the arrays in ``cache``.
     """
     ### BEGIN SOLUTION
     if cache is None:
@@ -51,6 +52,8 @@ PENALTIES = '''
 def l2_penalty(params, lam):
     """L2 penalty on the weights: value = lam * sum of ||W||² over the keys starting with "W".
 
+    Does not modify ``params`` or its arrays.
+
     Parameters
     ----------
     params : dict of ndarrays (e.g. "W1", "b1", "W2", "b2")
@@ -59,7 +62,8 @@ def l2_penalty(params, lam):
     Returns
     -------
     value : float
-    grads : dict with every key of params: 2 * lam * W for the weights, zeros for the others
+    grads : dict with every key of params, each array of the shape of its parameter:
+        2 * lam * W for the weights, zeros for the others
     """
     ### BEGIN SOLUTION
     value = 0.0
@@ -76,7 +80,11 @@ def l2_penalty(params, lam):
 
 def l1_penalty(params, lam):
     """L1 penalty on the weights: value = lam * sum of |W|; sub-gradient lam * sign(W)
-    (0 where W = 0); zeros for the keys that do not start with "W"."""
+    (0 where W = 0); zeros for the keys that do not start with "W".
+
+    Returns (value, grads) as l2_penalty: grads has every key of params, each array of the
+    shape of its parameter. Does not modify ``params`` or its arrays.
+    """
     ### BEGIN SOLUTION
     value = sum(lam * float(np.abs(a).sum()) for k, a in params.items() if k.startswith("W"))
     grads = {k: lam * np.sign(a) if k.startswith("W") else np.zeros_like(a)

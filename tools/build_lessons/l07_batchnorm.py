@@ -10,6 +10,8 @@ FORWARD = '''
 def batchnorm_forward(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
     """Batch normalisation of a batch of pre-activations, as torch.nn.BatchNorm1d.
 
+    Does not modify ``x``, ``gamma`` or ``beta`` (only ``state``, see below).
+
     Parameters
     ----------
     x : ndarray, shape (N, D)
@@ -48,6 +50,8 @@ BACKWARD = '''
 def batchnorm_backward(dout, cache):
     """Backward pass through the computational graph, node by node (training mode).
 
+    Does not modify ``dout`` or the arrays in ``cache``.
+
     Parameters
     ----------
     dout : ndarray, shape (N, D)
@@ -76,6 +80,9 @@ def batchnorm_backward(dout, cache):
 def batchnorm_backward_alt(dout, cache):
     """The same gradients from the simplified closed form
     dx = inv_std / N * (N dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat)).
+
+    Returns (dx, dgamma, dbeta) as batchnorm_backward: dx of shape (N, D), dgamma and dbeta
+    of shape (D,). Does not modify ``dout`` or the arrays in ``cache``.
     """
     ### BEGIN SOLUTION
     x_hat, gamma, inv_std, train = cache
