@@ -48,7 +48,7 @@ def test_check_prints_each_failure_in_full_diagnosis_before_example(tmp_path, ca
     report = [line.strip() for line in out.splitlines()]
     for part in ("values", "gradient"):
         expected = _in_process_message(part)
-        assert any("This looks like: db averages dout" in line for line in expected)
+        assert any("This looks like:" in line for line in expected)  # a named diagnosis
         missing = [line for line in expected if line.strip() not in report]
         assert not missing, f"cut from the report: {missing}\n{out}"
     values = report.index("✗ linear_backward · values: 0 of 2 points")
