@@ -49,32 +49,22 @@ def _count_explorer_calls(path: Path) -> int:
 
 
 def _prepare_notebook(root: Path) -> Path:
-    """Copy lesson 01 into ``root`` (or write a one-explorer notebook while it does not exist).
-
-    Every code cell is tagged ``raises-exception`` in the copy: the released lesson holds stubs
-    whose checks fail, and JupyterLab's "Run All" would otherwise stop at the first failure
-    before reaching the explorers.
-    """
+    """Copy lesson 01 into ``root`` as released (or write a one-explorer notebook while it does
+    not exist). Its check cells fail on the stubs; Run All goes on past them because the
+    release tags them ``raises-exception`` (tests/lessons/test_run_all_browser.py)."""
     import nbformat
 
     if (LESSON / "01_neurons.ipynb").exists():
         shutil.copytree(LESSON, root, dirs_exist_ok=True)
-        path = root / "01_neurons.ipynb"
-        nb = nbformat.read(path, as_version=4)
-    else:  # fallback until the lesson is built
-        path = root / "explorer.ipynb"
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [
-            nbformat.v4.new_code_cell(
-                "from nnkit.widgets import activation_explorer\n\nactivation_explorer()"
-            )
-        ]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            tags = cell.metadata.setdefault("tags", [])
-            if "raises-exception" not in tags:
-                tags.append("raises-exception")
+        return root / "01_neurons.ipynb"
+    path = root / "explorer.ipynb"  # fallback until the lesson is built
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from nnkit.widgets import activation_explorer\n\nactivation_explorer()"
+        )
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, path)
     return path
 
