@@ -231,11 +231,11 @@ def figure(table: ClassMistakes, path: Path, top: int = 8) -> Path:
 
     panels = [(lesson, _top(table, lesson, top)) for lesson in table.lessons]
     panels = [(lesson, bars) for lesson, bars in panels if bars]
-    heights = [0.24 * len(bars) + 0.7 for _, bars in panels] or [1.0]
+    heights = [0.26 * len(bars) + 0.75 for _, bars in panels] or [1.0]
     fig, axes = plt.subplots(
         len(heights),
         1,
-        figsize=(8, sum(heights) + 0.6),
+        figsize=(7.5, sum(heights) + 0.5),
         squeeze=False,
         gridspec_kw={"height_ratios": heights},
     )
@@ -247,17 +247,17 @@ def figure(table: ClassMistakes, path: Path, top: int = 8) -> Path:
         color = plt.cm.tab10(table.lessons.index(lesson) % 10)
         ax.barh(range(len(bars)), [v for _, v in bars], color=color)
         for y, (_, v) in enumerate(bars):
-            ax.text(v, y, f" {v} ({v / max(1, n):.0%})", va="center", fontsize=6)
-        ax.set_yticks(range(len(bars)), [label for label, _ in bars], fontsize=7)
+            ax.text(v, y, f" {v} ({v / max(1, n):.0%})", va="center", fontsize=8)
+        ax.set_yticks(range(len(bars)), [label for label, _ in bars], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0, max(1, n))
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.set_title(f"{lesson} — students (of {n}) who made each mistake", fontsize=8)
-    fig.suptitle("Most frequent mistakes per lesson", fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_title(f"{lesson}: students (of {n}) who made each mistake", fontsize=9)
+    fig.suptitle("Most frequent mistakes per lesson", fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
