@@ -30,10 +30,12 @@ from traitlets import Bool
 from .course import Course, StatusStore, _notebook_cells, grade_id_of, lesson_info
 from .kernel_boot import strip_signatures
 
-# Set by :func:`feedback` before nbgrader runs: (student, lesson) -> stored grading result,
-# and lesson -> {function: grade_id of the answer cell defining it} (from the source notebook).
+# Set by :func:`feedback` before nbgrader runs: (student, lesson) -> stored grading result;
+# lesson -> {function: grade_id of the answer cell defining it} (from the source notebook);
+# lesson -> {test grade_id: [[function, part], ...]} (its check calls, from the gradebook).
 RESULTS: dict[tuple[str, str], dict[str, Any]] = {}
 ANSWERS: dict[str, dict[str, str]] = {}
+CHECKS: dict[str, dict[str, list]] = {}
 
 
 def _result(resources: dict) -> dict[str, Any]:
@@ -146,9 +148,13 @@ def _lost(gid: str) -> str:
 
 
 def _functions(test: dict[str, Any], gid: str, lesson: str) -> list[str]:
+    """The functions whose checks lost the test's points (the cell's checks without records)."""
     names = [m.get("function") for m in test.get("mistakes") or []]
-    if not names:  # no record: the functions the test cell checks, from its grade_id
-        names = [f for f in ANSWERS.get(lesson, {}) if gid.startswith(f"test_{f}_")]
+    if not names:
+        names = [call[0] for call in CHECKS.get(lesson, {}).get(gid, [])]
+    if not names:  # a test cell without check(): the longest function name its grade_id holds
+        prefixed = [f for f in ANSWERS.get(lesson, {}) if gid.startswith(f"test_{f}_")]
+        names = sorted(prefixed, key=len)[-1:]
     return list(dict.fromkeys(n for n in names if n))
 
 
@@ -239,9 +245,11 @@ def feedback(
     for result in store.results():
         RESULTS[(result["student"], result["lesson"])] = result
     ANSWERS.clear()
+    CHECKS.clear()
     for lesson in info:
         path = course.source_notebook(lesson)
         ANSWERS[lesson] = answer_cells(_notebook_cells(path)) if path.is_file() else {}
+        CHECKS[lesson] = info[lesson].get("checks", {})
     written = []
     for lesson in lessons or sorted(info):
         graded = sorted(

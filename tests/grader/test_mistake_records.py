@@ -379,3 +379,16 @@ def test_the_kind_of_a_mistake_says_where_its_name_comes_from():
     assert mistakes.kind_of("softmax", "unverified") == "grading"
     assert mistakes.kind_of("softmax", "raised ValueError") == "grader"
     assert mistakes.kind_of("dropout_forward", "every unit was dropped") == "grader"
+
+
+def test_a_lost_test_links_the_function_its_checks_grade(monkeypatch):
+    """From the recorded mistakes, else the cell's check calls, else the longest function
+    name in its grade_id (test_softmax_cross_entropy_values is not about softmax)."""
+    answers = {"softmax": "softmax", "softmax_cross_entropy": "softmax_cross_entropy"}
+    monkeypatch.setattr(feedback, "ANSWERS", {LESSON: answers})
+    monkeypatch.setattr(feedback, "CHECKS", {LESSON: {"test_x": [["softmax_jacobian", "values"]]}})
+    recorded = {"mistakes": [{"function": "softmax", "part": "values", "mistake": "no max"}]}
+    assert feedback._functions(recorded, "test_x", LESSON) == ["softmax"]
+    assert feedback._functions({}, "test_x", LESSON) == ["softmax_jacobian"]
+    gid = "test_softmax_cross_entropy_values"
+    assert feedback._functions({}, gid, LESSON) == ["softmax_cross_entropy"]
