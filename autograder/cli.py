@@ -4,7 +4,7 @@
     collect   file a folder or zip of submissions into submitted/<student>/<lesson>/
     roster    add the LMS's gradebook export or grading worksheet to the class roster
     grade     autograde every changed submission in parallel, with limits and statuses
-    report    grades.csv, summary.html and pass_rates.png in reports/
+    report    grades.csv, mistakes.csv, summary.html and their figures in reports/
     lms-grades  the Canvas/Moodle grade import file, from the LMS's export and grades.csv
     feedback  one HTML page per student and lesson, without hidden tests
     check     (students) run a saved notebook in a fresh kernel as grading will
@@ -144,10 +144,16 @@ def cmd_grade(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from autograder.instructor import mistakes
     from autograder.instructor.report import report
 
-    for kind, path in report(_course(args), args.out).items():
+    course = _course(args)
+    for kind, path in report(course, args.out).items():
         print(f"{kind}: {path}")
+    lines = mistakes.summary_lines(mistakes.collect(course))
+    if lines:
+        print("most frequent mistakes (students who made each):")
+        print("\n".join(lines))
     return 0
 
 
@@ -277,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade a lesson's notebook saved under another name (renames it to <lesson>.ipynb)",
     )
 
-    p = step("report", cmd_report, "CSV, HTML summary and pass-rate figure")
+    p = step("report", cmd_report, "CSVs of grades and mistakes, HTML summary, figures")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: reports/)")
 
     p = step("lms-grades", cmd_lms_grades, "write the LMS's grade import file from the report")

@@ -36,7 +36,7 @@ import numpy as np
 
 from nnkit import _guard
 
-from . import diagnose, sandbox
+from . import diagnose, mistake_ids, sandbox
 from .diagnose import Mistake
 
 _default_rng = np.random.default_rng
@@ -427,7 +427,8 @@ class Context:
                     "vector such as b is added as X @ W.T + b)"
                     if "broadcast" in text
                     else ""
-                )
+                ),
+                mistake=mistake_ids.raised(type(err).__name__),
             )
         if outcome.mutated:
             self.fail(
@@ -538,6 +539,8 @@ class Context:
             lines.append(spec.hint)
         if case.show and not self.hidden:
             lines.append(_worked_example(case, spec, expected, got, labels or (), where))
+        # no entry named it: what compare found names it (wrong shape, NaN, or "unnamed")
+        identifier = identifier or mistake_ids.for_mismatch(mismatch.kind)
         self.fail("\n    ".join(lines), mistake=identifier)
         return got
 
@@ -670,7 +673,8 @@ def call_reference(ref: Callable, args: tuple, kwargs: dict | None = None) -> An
 @dataclass(frozen=True)
 class PartResult:
     """What running one part gave: passed or not, the message, hints, and ``mistake``, the
-    stable identifier of the named mistake the message diagnoses (``None`` if it names none)."""
+    stable identifier of the named mistake the message diagnoses (``"unnamed"`` when only the
+    values differ; ``None`` when a runner's message names none)."""
 
     ok: bool
     message: str
@@ -696,6 +700,7 @@ def run_part(part: Part, fn: Any, companions: tuple) -> PartResult:
             f"The check could not evaluate your {part.function}: {type(exc).__name__}: "
             f"{str(exc)[:200]}",
             ctx.hints,
+            mistake_ids.COULD_NOT_EVALUATE,
         )
     return PartResult(True, "", ctx.hints)
 
@@ -727,7 +732,8 @@ def check(name: str, fn: Any, *companions: Any, part: str = "values") -> None:
         found = find_part(name, part)
         if found is None:
             raise CheckFailed([f"There is no check {part!r} for {name!r}; tell your instructor."])
-        ok, message, hints = _run_part(found, fn, companions)
+        result = run_part(found, fn, companions)
+        ok, message, hints = result.ok, result.message, result.hints
         if tampered:
             hints.insert(
                 0,
@@ -737,9 +743,14 @@ def check(name: str, fn: Any, *companions: Any, part: str = "values") -> None:
         title = f"{name} · {part}" + (" (hidden)" if found.hidden else "")
         points = f"{found.points} point" + ("s" if found.points != 1 else "")
         hint_lines = [f"  hint: {h}" for h in hints]
+        # In grading mode the warden signs a pass, and records every outcome in its ledger
+        # (a failure with its mistake id and headline), which the instructor's grader reads
+        # outside the kernel after the cell (autograder.instructor.kernel_boot).
+        spec = SPECS[found.function]
+        mistake = None if ok else mistake_ids.diagnosis(spec, message, result.mistake)  # noqa: F841
+        signed: list = []
+        audit("autograder.sign", signed)
         if ok:
-            signed: list = []
-            audit("autograder.sign", signed)
             tag, reason = signed[0] if signed else (None, "the grader's warden is missing")
             if tag is None and reason != "not grading":
                 ok, message = False, f"The grader could not confirm this pass: {reason}."

@@ -4,7 +4,8 @@ Builds a class of S students x every lesson present in ``solutions/`` (a mix of 
 untouched stubs, half-finished notebooks and plausible wrong answers), copies it twice, grades
 one copy with the parallel grader and the other with ``nbgrader autograde LESSON`` (one process
 per lesson, all students, one after another), checks that every (student, lesson) score is
-identical, and prints both times. Not a timed test; run it by hand::
+identical, and prints both times, then the class's most frequent mistakes as ``report`` prints
+them (``--mistakes-figure PATH`` keeps its ``mistakes.png``). Not a timed test; run it by hand::
 
     .venv/bin/python benchmarks/bench_grade.py --students 20 --workers 2
 """
@@ -124,12 +125,32 @@ def serial_nbgrader(course: Course, lessons: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def print_mistakes(course: Course, figure: Path | None) -> None:
+    """Run ``report`` on the graded class and print its mistake counts as the command does."""
+    from autograder.instructor import mistakes
+    from autograder.instructor.report import report
+
+    paths = report(course)
+    print("most frequent mistakes (students who made each):")
+    print("\n".join(mistakes.summary_lines(mistakes.collect(course))))
+    with open(paths["mistakes"], encoding="utf-8") as fh:
+        rows = fh.read().splitlines()[1:]
+    print(f"  mistakes.csv: {len(rows)} rows")
+    if figure is not None:
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(paths["mistakes_figure"], figure)
+        print(f"  mistakes figure: {figure}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--lessons", nargs="*", default=None, help="default: all in solutions/")
     parser.add_argument("--skip-serial", action="store_true")
+    parser.add_argument(
+        "--mistakes-figure", type=Path, default=None, help="copy report's mistakes.png here"
+    )
     args = parser.parse_args(argv)
 
     ensure_scripts_on_path()
@@ -153,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograder grade -j {args.workers}: {t_par:.1f} s ({n / t_par:.2f} notebooks/s)")
         statuses = summary.counts()
         print("  statuses:", dict(sorted(statuses.items())))
+        print_mistakes(a, args.mistakes_figure)
         if args.skip_serial:
             return 0
         print(f"load average before nbgrader: {os.getloadavg()[0]:.2f}")

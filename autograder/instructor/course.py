@@ -3,8 +3,10 @@
 The course root holds ``nbgrader_config.py``; nbgrader's layout applies below it
 (``solutions/`` = source, ``lessons/`` = release, ``submitted/``, ``autograded/``, ``feedback/``,
 ``gradebook.db``). The grader adds one file of its own, ``grading_status.json``: per submission
-its hash, statuses, per-test points and student-facing messages. Only the parent process writes
-it, atomically, after every result.
+its hash, statuses, per-test points and student-facing messages, and for every test cell that
+lost points the mistakes its checks named (``tests[grade_id]["mistakes"]``, see
+:func:`autograder.instructor.worker.record_mistakes`). Only the parent process writes it,
+atomically, after every result; a grading kernel can neither read nor write it.
 """
 
 from __future__ import annotations
@@ -225,7 +227,12 @@ def snapshot_gradebook(src: Path, dest: Path) -> None:
 
 
 class StatusStore:
-    """Results of the grader per (student, lesson); the parent process is its only writer."""
+    """Results of the grader per (student, lesson); the parent process is its only writer.
+
+    A result (``Submission.result()``) holds ``tests``: per test cell ``score``, ``max``,
+    ``hidden``, ``message`` and, once graded by this grader, ``mistakes``: a list of
+    ``{"function", "part", "mistake", "headline"}``, empty when the cell earned its points.
+    """
 
     def __init__(self, path: Path):
         self.path = path

@@ -10,7 +10,10 @@ come from ``grading_status.json``. Outputs, in ``reports/`` by default:
   ``missing``, ``not graded yet``, ``wrong file name (found ...)`` and ``late`` (the LMS said so);
 * ``pass_rates.png``: for every test cell, the share of students who earned its points —
   the concept the class missed stands out;
-* ``summary.html``: both, plus status counts and the lesson means.
+* ``mistakes.csv`` and ``mistakes.png``: the named mistakes of every failing check, counted
+  per lesson, and the functions whose hidden parts fail after the visible ones pass
+  (:mod:`.mistakes`);
+* ``summary.html``: all of these, plus status counts and the lesson means.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import mistakes
 from .course import Course, StatusStore, lesson_info
 from .misnamed import WRONG_NAME
 
@@ -165,7 +169,8 @@ def pass_rate_figure(table: ClassTable, path: Path) -> Path:
     return path
 
 
-def write_html(table: ClassTable, figure: Path, path: Path) -> Path:
+def write_html(table: ClassTable, figure: Path, path: Path, sections: str = "") -> Path:
+    """``summary.html``; ``sections`` is more HTML, put before the table of students."""
     esc = html.escape
     counts = Counter(
         reason.strip()
@@ -196,6 +201,7 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}</style></head><bo
         "".join(f"<li>{esc(k)}: {v}</li>" for k, v in counts.most_common()) or "<li>all ok</li>"
     }</ul>
 <h2>Pass rate per test</h2><img alt="pass rate per test" src="data:image/png;base64,{image}">
+{sections}
 <h2>Students</h2><table><tr>{head}</tr>{body}</table>
 </body></html>
 """
@@ -204,10 +210,21 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}</style></head><bo
 
 
 def report(course: Course, out_dir: Path | None = None) -> dict[str, Path]:
-    """Write ``grades.csv``, ``pass_rates.png`` and ``summary.html``; return their paths."""
+    """Write ``grades.csv``, ``pass_rates.png``, ``mistakes.csv``, ``mistakes.png`` and
+    ``summary.html``; return their paths."""
     out = Path(out_dir) if out_dir else course.root / "reports"
     table = collect_table(course)
     csv_path = write_csv(table, out / "grades.csv")
     fig = pass_rate_figure(table, out / "pass_rates.png")
-    page = write_html(table, fig, out / "summary.html")
-    return {"csv": csv_path, "figure": fig, "html": page}
+    errors = mistakes.collect(course)
+    errors_csv = mistakes.write_csv(errors, out / "mistakes.csv")
+    errors_fig = mistakes.figure(errors, out / "mistakes.png")
+    section = mistakes.html_section(errors, errors_fig)
+    page = write_html(table, fig, out / "summary.html", section)
+    return {
+        "csv": csv_path,
+        "figure": fig,
+        "mistakes": errors_csv,
+        "mistakes_figure": errors_fig,
+        "html": page,
+    }

@@ -27,6 +27,10 @@ Trust, per submission (see :mod:`.kernel_boot`):
 * after nbgrader has scored the notebook, :func:`verify_signatures` keeps the points of a test
   cell only if every ``check`` of its (restored) source printed a valid signature; a test cell
   that merely did not raise earns nothing ("unverified pass");
+* after every cell, :class:`GuardedExecute` reads the warden's signed ledger of the checks that
+  ran during it (:func:`kernel_boot.read_ledger`), and :func:`record_mistakes` stores, for
+  every check of a test cell that lost points, the mistake it found, or why none is known
+  ("unverified" when the cell's checks left no valid record, or more than its own);
 * the worker is a child subreaper: whatever a kernel started is killed after its submission.
 """
 
@@ -94,6 +98,10 @@ class _State:
     hide: tuple[str, ...] = ()  # folders a kernel may not read (the course)
     salt: bytes = b""  # the course's secret for hidden parts' seeds (course.course_secret)
     font_caches: tuple[Path, ...] = ()  # matplotlib's font cache, copied into every kernel
+    # per graded cell: the warden's ledger entries of the checks that ran during it, or why
+    # they are unknown (see GuardedExecute._read_ledger)
+    windows: dict[str, list[kernel_boot.LedgerEntry] | str] = {}  # noqa: RUF012 - new per task
+    tests: frozenset[str] = frozenset()  # grade_ids of the lesson's test cells that call check
 
 
 STATE = _State()
@@ -251,9 +259,18 @@ class GuardedExecute(Execute):
         kwargs["kernel_manager_class"] = LimitedKernelManager
         super().__init__(*args, **kwargs)
         self._dead: str | None = None
+        self._since = 0  # ledger entries read so far
+        self._ledger_lost: str | None = None  # why the ledger can no longer be trusted
+        self._ask_after: set[int] = set()  # cells after which the ledger is read
 
     def preprocess(self, nb, resources=None, km=None):
         self._dead = None
+        self._since, self._ledger_lost = 0, None
+        # the ledger is read after every test cell, and before it (after the code cell that
+        # precedes it), so that each test cell's window holds the checks of that cell alone
+        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        tests = [k for k, i in enumerate(code) if grade_id_of(nb.cells[i]) in STATE.tests]
+        self._ask_after = {code[k] for k in tests} | {code[k - 1] for k in tests if k > 0}
         warm = WARM.take() if self.use_warm_kernel and km is None else None
         if self.use_warm_kernel and WORKER is not None:
             name = nb.metadata.get("kernelspec", {}).get("name", "python3")
@@ -298,7 +315,7 @@ class GuardedExecute(Execute):
             cell.outputs = [_error("KernelNotRunning", f"not run: {self._dead}")]
             return cell, resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            done = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             if STATE.timed_out:
                 self._dead = "the submission ran past its time limit and was stopped"
@@ -309,6 +326,37 @@ class GuardedExecute(Execute):
                     _error("DeadKernelError", "the kernel died while running this cell")
                 )
             return cell, resources
+        if index in self._ask_after:
+            window = self._read_ledger()
+            gid = grade_id_of(cell)
+            if gid in STATE.tests and gid not in STATE.windows:
+                STATE.windows[gid] = window
+        return done
+
+    def _read_ledger(self) -> list[kernel_boot.LedgerEntry] | str:
+        """The checks that ran since the last call, from the warden's signed ledger."""
+        if STATE.key is None or STATE.boot_error:
+            return "the kernel is not in grading mode"
+        if self._ledger_lost:
+            return self._ledger_lost
+        nonce = os.urandom(12).hex()
+        expression = kernel_boot.ledger_expression(nonce, self._since)
+        try:
+            msg_id = self.kc.execute(
+                "", silent=True, store_history=False, user_expressions={"ledger": expression}
+            )
+            reply = self.wait_for_reply(msg_id)
+        except Exception as exc:  # a dead or stuck kernel: nothing after this is known
+            self._ledger_lost = f"the ledger could not be read ({type(exc).__name__})"
+            return self._ledger_lost
+        answer = ((reply or {}).get("content", {}).get("user_expressions") or {}).get("ledger")
+        text = ((answer or {}).get("data") or {}).get("text/plain", "")
+        read = kernel_boot.read_ledger(STATE.key, nonce, self._since, str(text))
+        if read is None:
+            self._ledger_lost = "the kernel's answer for the ledger was not the warden's"
+            return self._ledger_lost
+        self._since, outcomes = read
+        return outcomes
 
 
 # --------------------------------------------------------------------------------------------
@@ -576,12 +624,76 @@ def verify_signatures(sub: Submission) -> None:
                 ).strip()
 
 
+# Why a failing check has no mistake from the ledger, from what the worker itself saw
+_CELL_FATES = (
+    ({"CellTimeoutError", "TimeLimitExceeded"}, "timed out", "the cell ran out of time"),
+    ({"MemoryError"}, "out of memory", "the cell ran out of memory"),
+    ({"DeadKernelError", "KernelNotRunning"}, "kernel died", "the kernel died before or here"),
+)
+UNVERIFIED_MISTAKE = (
+    "unverified",
+    "no signed record of this check alone reached the grader, so its mistake is unknown",
+)
+NOT_SCORED = (
+    "passed, not scored",
+    "the check passed, but the cell earned no points (stderr output, or an error after it)",
+)
+
+
+def record_mistakes(sub: Submission) -> None:
+    """For every test cell that lost points: the mistake each of its checks found.
+
+    ``sub.tests[gid]["mistakes"]`` lists ``{"function", "part", "mistake", "headline"}`` per
+    failing check, from the warden's ledger entries of that cell, which must be exactly the
+    cell's own ``check`` calls (its restored source), in order; anything else (no entry, a
+    ledger that could not be read, extra checks run by the notebook while the cell ran) makes
+    them "unverified", or says what the worker saw instead (timed out, kernel died, ...).
+    """
+    checks = sub.lesson_info.get("checks") or {}
+    if sub.autograded is None or not checks:
+        return
+    outputs = {
+        gid: {o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"}
+        for gid, cell in _graded_code_cells(sub.autograded)
+    }
+    for gid, calls in checks.items():
+        test = sub.tests.get(gid)
+        if test is None:
+            continue
+        if (test.get("score") or 0) >= test.get("max", 0):
+            test["mistakes"] = []
+            continue
+        window = STATE.windows.get(gid, "the cell did not run")
+        own = isinstance(window, list) and [(o.lesson, o.function, o.part) for o in window] == [
+            (sub.lesson, f, p) for f, p in calls
+        ]
+        if isinstance(window, list) and not own:
+            sub.details.append(
+                f"{gid}: the ledger holds {len(window)} check(s) for this cell's {len(calls)}; "
+                "its mistakes count as unverified"
+            )
+        if own:
+            failed = [o for o in window if not o.passed]
+            found = [(o.function, o.part, o.mistake, o.headline) for o in failed]
+            found = found or [(f, p, *NOT_SCORED) for f, p in calls]
+        else:
+            fate = next((f for f in _CELL_FATES if f[0] & outputs.get(gid, set())), None)
+            reason = fate[1:] if fate is not None else UNVERIFIED_MISTAKE
+            found = [(f, p, *reason) for f, p in calls]
+        mistakes = [
+            {"function": f, "part": p, "mistake": mistake, "headline": headline}
+            for f, p, mistake, headline in found
+        ]
+        test["mistakes"] = mistakes
+
+
 GRADE_STEPS: list[pipeline.Step] = [
     *pipeline.INSPECT_STEPS,
     autograde,
     collect_grades,
     read_outputs,
     verify_signatures,
+    record_mistakes,
 ]
 
 
@@ -592,7 +704,8 @@ GRADE_STEPS: list[pipeline.Step] = [
 def grade_task(task: dict[str, Any]) -> dict[str, Any]:
     """Grade one (student, lesson) submission; never raises."""
     started = time.monotonic()
-    STATE.key, STATE.boot_error = None, None
+    STATE.key, STATE.boot_error, STATE.windows = None, None, {}
+    STATE.tests = frozenset(task["lesson_info"].get("checks") or ())
     STATE.salt = bytes.fromhex(task.get("salt", ""))
     STATE.limits = Limits(**task["limits"])
     STATE.deadline = started + STATE.limits.timeout

@@ -32,7 +32,8 @@ cells, so everything here assumes that code may have tried to break it. Three to
     the key (:mod:`.protocol`). The grader outside the kernel counts a test cell only if it
     printed a valid signature (see :mod:`autograder.instructor.kernel_boot`), so a test cell
     that merely did not raise (a replaced ``check``, a removed test, a swallowed exception)
-    earns nothing.
+    earns nothing. It also keeps a ledger of every check's outcome (a failure with its
+    mistake), which the grader reads, signed, after the test cells (:func:`ledger`).
 
 Grader code talks to the warden with ``sys.audit`` events (:mod:`.audit` lists them).
 """
@@ -45,6 +46,7 @@ from .audit import (
     WardenError,
     embed_audit,
     enter_grading_mode,
+    ledger,
     warden_status,
 )
 from .calls import Outcome, call_student
@@ -81,6 +83,7 @@ __all__ = [
     "freeze",
     "freeze_functions",
     "install_warden",
+    "ledger",
     "module_containers",
     "plain_top",
     "protect_objects",

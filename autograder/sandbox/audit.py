@@ -13,7 +13,9 @@ last argument, a fresh list (the *box*). The warden checks which code object rai
     autograder.allow.end(token)        framework.allow_references        -
     autograder.check.begin()           framework.check / self_check      what it restored
     autograder.check.end()             framework.check / self_check      -
-    autograder.sign()                  framework.check (its found, ok)   (signature, reason)
+    autograder.sign()                  framework.check (its found, ok,   (signature, reason);
+                                       mistake)                          records the outcome
+    autograder.ledger(nonce, since)    anyone (grading mode)             (records, HMAC)
     autograder.seed(base, part)        framework.Context.__init__        a salted seed, or None
     autograder.restore()               anyone                            what it restored
     autograder.grading(key, salt)      anyone, once per process          True / False
@@ -92,6 +94,17 @@ def warden_status() -> dict | None:
     """
     box = audit_box("autograder.status")
     return box[0] if box else None
+
+
+def ledger(nonce: str, since: int) -> tuple[str, str]:
+    """The warden's records of the checks after the first ``since``, as ``(payload, tag)``.
+
+    ``tag`` is the HMAC, with the kernel's signing key, of the ``nonce`` the instructor's
+    grader chose and the records; ``("", "")`` outside grading mode. The grader parses and
+    checks it with :func:`autograder.instructor.kernel_boot.read_ledger`.
+    """
+    box = audit_box("autograder.ledger", nonce, since)
+    return box[0] if box else ("", "")
 
 
 def enter_grading_mode(key: bytes, salt: bytes = b"") -> bool:

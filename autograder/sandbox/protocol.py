@@ -7,8 +7,14 @@ raise it (``caller_code()``); anything else raising it gets a
 student calls, opens and closes the reference scopes (:mod:`autograder.sandbox.tracking`),
 restores the grader at each check's start and after each call
 (:mod:`autograder.sandbox.restoring`), and in grading mode holds the signing key and the
-hidden parts' salt, which never leave it: it hands out only a signature of a passing part, or
-a seed derived from the salt.
+hidden parts' salt, which never leave it: it hands out only a signature of a passing part, a
+seed derived from the salt, or its *ledger* signed with the key.
+
+The ledger is the outcome of every check the notebook's cells ran (a pass, or a failure with
+the mistake id and headline that ``check`` holds), appended when the check asks for its
+signature; it only grows. The instructor's grader reads it after the cells that matter with a
+fresh nonce (``autograder.ledger``) and checks the HMAC outside the kernel
+(:func:`autograder.instructor.kernel_boot.read_ledger`).
 """
 
 from __future__ import annotations
@@ -80,10 +86,12 @@ def make_protocol(
     sys_module = sys
     contextlib_file = contextlib.__file__
     isinstance_, len_, str_, bytes_, list_, bool_ = isinstance, len, str, bytes, list, bool
+    type_, tuple_, int_ = type, tuple, int
     any_, max_, sorted_, frozenset_ = any, max, sorted, frozenset
     getattr_, setattr_ = getattr, setattr
     int_from_bytes = int.from_bytes
     stack = state["stack"]
+    ledger = state["ledger"]
 
     def is_course_part(part):
         return any_(part is p for p in manifest_parts)
@@ -143,6 +151,8 @@ def make_protocol(
             return
         if event == "autograder.sign":
             return sign(box)
+        if event == "autograder.ledger":
+            return read_ledger(args[0], args[1], box)
         if event == "autograder.grading":
             return grading(args[0], args[1], box)
         if event == "autograder.seed":
@@ -195,23 +205,57 @@ def make_protocol(
             return
         loc = f.f_locals
         part = loc.get("found")
+        passed = loc.get("ok") is True
         reason = None
-        if loc.get("ok") is not True:
-            reason = "the part did not pass"
-        elif not is_course_part(part):
+        if not is_course_part(part):
             reason = "the part is not one of the course's"
         elif state["checks"] != 1 or state["calls"] != 0 or stack:
             reason = "the check was not run by the notebook's test cell"
-        elif state["threads"] or foreign_threads():
+        elif passed and (state["threads"] or foreign_threads()):
             reason = (
                 "background threads started by the notebook were running during the "
                 "check; stop them (or do not start threads) and grade again"
             )
+        if reason is None:
+            record(part, passed, loc.get("mistake"))
+        if not passed:
+            reason = reason or "the part did not pass"
         if reason is not None:
             box.append((None, reason))
             return
         msg = f"{part.lesson}\x1f{part.function}\x1f{part.part}".encode()
         box.append((hmac_digest(state["key"], msg, "sha256").hex()[:24], None))
+
+    def field(value, limit):
+        """A ledger field: an exact str without the ledger's separators, at most ``limit``."""
+        if type_(value) is not str_:
+            return ""
+        for separator in ("\x1d", "\x1e", "\x1f"):
+            value = value.replace(separator, " ")
+        return value[:limit]
+
+    def record(part, passed, mistake):
+        mistake_id, headline = "", ""
+        if not passed:
+            mistake_id = "unnamed"
+            if type_(mistake) is tuple_ and len_(mistake) == 2:
+                mistake_id, headline = field(mistake[0], 100), field(mistake[1], 240)
+        seq = str_(len_(ledger) + 1)
+        entry = (seq, part.lesson, part.function, part.part, "1" if passed else "0")
+        ledger.append("\x1f".join((*entry, mistake_id, headline)))
+
+    def read_ledger(nonce, since, box):
+        # anyone may ask: the records tell only what the notebook's own checks found, and
+        # only the grader, which chose the nonce, can check the signature
+        if not state["grading"] or type_(nonce) is not str_ or type_(since) is not int_:
+            box.append(("", ""))
+            return
+        records = ledger[max_(0, since) :]
+        complete = "1" if len_(records) <= 500 else "0"
+        fields = (field(nonce, 64), str_(since), str_(len_(ledger)), complete)
+        payload = "\x1d".join((*fields, "\x1e".join(records[:500])))
+        digest = hmac_digest(state["key"], b"ledger\x1f" + payload.encode(), "sha256")
+        box.append((payload, digest.hex()))
 
     def grading(key, salt, box):
         if state["key"] is not None:

@@ -113,6 +113,7 @@ def make_warden(
         "exempt": frozenset(i for i in sys._current_frames() if i != main_ident),
         "threads": False,  # a foreign thread was seen during the current check
         "streams": (),  # the kernel's sys.stdout / sys.stderr (grading mode)
+        "ledger": [],  # grading mode: one record per check the notebook ran, in order
     }
     own: set = set()  # code objects of the warden's functions: caller() skips their frames
 
