@@ -6,7 +6,6 @@ import ast
 import json
 import re
 import sys
-import time
 
 import pytest
 from lesson_helpers import (
@@ -171,23 +170,23 @@ def test_setup_cell_is_locked_and_first(lesson):
 
 
 @pytest.mark.slow
-def test_solution_notebooks_run_top_to_bottom_within_20_seconds():
-    """Does each solution notebook run, top to bottom without error, in at most 20 s (nbclient)?"""
+def test_solution_notebooks_run_top_to_bottom_without_error():
+    """Does each solution notebook run top to bottom without error (nbclient)?
+
+    How long they take (target: at most 20 s each) is a figure of
+    ``benchmarks/bench_lessons.py``, not an assertion: CI machines are busy."""
     import nbclient
     import nbformat
 
-    timings = {}
     for lesson in LESSONS:
         nb = nbformat.read(notebook_path("solutions", lesson), as_version=4)
         client = nbclient.NotebookClient(
             nb,
-            timeout=60,
+            timeout=600,  # a hang guard only: a busy machine may be slow
             kernel_name="python3",
             resources={"metadata": {"path": str(REPO / "solutions" / lesson)}},
         )
-        start = time.perf_counter()
         client.execute()
-        timings[lesson] = time.perf_counter() - start
         errors = [
             o
             for c in nb.cells
@@ -196,9 +195,6 @@ def test_solution_notebooks_run_top_to_bottom_within_20_seconds():
             if o.output_type == "error"
         ]
         assert not errors, (lesson, errors[:1])
-    print("notebook run times (s):", {k: round(v, 1) for k, v in timings.items()})
-    slow = {k: v for k, v in timings.items() if v > 20}
-    assert not slow, slow
 
 
 def test_no_release_mentions_hidden_case_labels():
