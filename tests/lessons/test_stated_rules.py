@@ -206,3 +206,30 @@ def test_a_statement_is_needed_for_each_property():
     for name, (_, _, words) in PROPERTIES.items():
         assert not re.search(words, plain, flags=re.IGNORECASE), name
         assert re.search(words, stated, flags=re.IGNORECASE), name
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_nnkit_function_an_exercise_may_not_call_is_named_in_its_answer_cell(lesson):
+    """A call of a forbidden nnkit function costs a part's points (the message says so only
+    afterwards): is every such function named in the released answer cell, before the student
+    writes a line?"""
+    nb = read_nb(notebook_path("lessons", lesson))
+    answers = {
+        nbgrader_meta(c)["grade_id"]: cell_source(c)
+        for c in nb["cells"]
+        if nbgrader_meta(c).get("solution")
+    }
+    unnamed = []
+    for spec in {s.name: s for s in framework.SPECS.values()}.values():
+        if not any(p.function == spec.name for p in framework.manifest(lesson)):
+            continue
+        source = answers.get(spec.concept, "")
+        comment = " ".join(line for line in source.splitlines() if line.startswith("#"))
+        unnamed += [
+            f"{spec.concept}: {name}"
+            for name in spec.forbid
+            if not re.search(rf"\b{re.escape(name)}\b", comment)
+        ]
+    assert not unnamed, f"{lesson}: forbidden but not named in the answer cell:\n" + "\n".join(
+        unnamed
+    )

@@ -60,6 +60,24 @@ def _header(part: framework.Part) -> str:
     return f"# {pts}: {part.function} · {part.part}{about}"
 
 
+def off_limits(grade_id: str) -> list[str]:
+    """The nnkit functions the answer cell ``grade_id`` may not call (its specs' ``forbid``)."""
+    specs = [spec for spec in framework.SPECS.values() if spec.concept == grade_id]
+    return sorted({name for spec in specs for name in spec.forbid}, key=str.lower)
+
+
+def _off_limits_comment(grade_id: str) -> str:
+    """The comment that opens an answer cell: which nnkit functions cost its points."""
+    names = off_limits(grade_id)
+    if not names:
+        return ""
+    text = (
+        "Do not call these nnkit functions here (a check that sees one called gives 0 "
+        "points; write the computation yourself): " + ", ".join(names) + "."
+    )
+    return "\n".join(textwrap.wrap(text, 96, initial_indent="# ", subsequent_indent="# ")) + "\n"
+
+
 def _meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: int = 0) -> dict:
     meta = {
         "grade": grade,
@@ -207,7 +225,7 @@ class Lesson:
         """The answer cell ``grade_id``, after its worked example (see :meth:`example`)."""
         if example:
             self.example(example, note=note)
-        cell = new_code_cell(textwrap.dedent(source).strip("\n"))
+        cell = new_code_cell(_off_limits_comment(grade_id) + textwrap.dedent(source).strip("\n"))
         cell.id = grade_id
         cell.metadata["nbgrader"] = _meta(grade_id, grade=False, solution=True, locked=False)
         cell.metadata["tags"] = [RUN_ALL_CONTINUES]
