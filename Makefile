@@ -3,6 +3,7 @@
 #               then open JupyterLab on work/
 #   make test   add the test extras (PyTorch, Playwright, pytest, ruff), lint, run the tests
 # and, for students, `make check NB=work/NN_name/NN_name.ipynb` before submitting.
+# For instructors: make lab-instructor (nbgrader's tools on the course).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # The student's own copies of the lessons (gitignored): seeded from lessons/, never overwritten.
 WORK   ?= work
 
-.PHONY: lab work check test lint format browser benchmark clean-venv
+.PHONY: lab lab-instructor work check test lint format browser benchmark clean-venv
 
 $(RUNTIME_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,8 +40,18 @@ check: $(RUNTIME_STAMP)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_ARGS  ?=
 
+# A role is a Jupyter configuration folder put first on JUPYTER_CONFIG_PATH (course_roles/).
+ROLES := $(CURDIR)/course_roles
+lab: export JUPYTER_CONFIG_PATH := $(ROLES)/student$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
 lab: $(RUNTIME_STAMP) work
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(WORK) $(ROOT_FLAG) $(LAB_ARGS)
+
+# The instructor's JupyterLab: nbgrader's Formgrader, Create Assignment, Validate, on the course.
+# The formgrader runs alembic (in .venv/bin) when it makes the gradebook.
+lab-instructor: export JUPYTER_CONFIG_PATH := $(ROLES)/instructor$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
+lab-instructor: export PATH := $(CURDIR)/$(BIN):$(PATH)
+lab-instructor: $(RUNTIME_STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
 # Chromium drives the real-browser widget test; installed from Debian's packages when missing.
 browser:
