@@ -14,12 +14,17 @@ nbgrader's ``GenerateFeedback`` converter does the work (grades from the gradebo
 
 Hidden tests stay hidden: a mistake's headline is part of the message the student is shown,
 and messages of hidden parts never quote a hidden input or expected value.
+
+Each page's folder also gets the submission's ``timestamp.txt`` and ``submission_secret.txt``
+(when nbgrader's exchange delivered it): ``nbgrader release_feedback`` names the released page
+by a hash of that secret, which is how the student's ``fetch_feedback`` finds it.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -288,7 +293,21 @@ def feedback(
         if ungraded and (not students or student in students) and lesson in info:
             page = course.feedback_dir / student / lesson / f"{info[lesson]['notebook']}.html"
             written.append(_plain_page(result, page))
+    for page in written:
+        _copy_exchange_files(course, page)
     return written
+
+
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
+def _copy_exchange_files(course: Course, page: Path) -> None:
+    """Put the submission's exchange files next to its feedback page (for release_feedback)."""
+    student, lesson = page.parent.parent.name, page.parent.name
+    for name in EXCHANGE_FILES:
+        source = course.submitted_dir / student / lesson / name
+        if source.is_file():
+            shutil.copyfile(source, page.parent / name)
 
 
 def _plain_page(result: dict[str, Any], page: Path) -> Path:
