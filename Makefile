@@ -3,7 +3,8 @@
 #               then open JupyterLab on work/
 #   make test   add the test extras (PyTorch, Playwright, pytest, ruff), lint, run the tests
 # and, for students, `make check NB=work/NN_name/NN_name.ipynb` before submitting.
-# For instructors: make lab-instructor (nbgrader's tools on the course).
+# For instructors: make lab-instructor (nbgrader's tools on the course), make hub ROSTER=... (a
+# class on JupyterHub, as root).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed
 # The student's own copies of the lessons (gitignored): seeded from lessons/, never overwritten.
 WORK   ?= work
 
-.PHONY: lab lab-instructor work check test lint format browser benchmark clean-venv
+.PHONY: lab lab-instructor hub hub-runtime work check test lint format browser benchmark clean-venv
 
 $(RUNTIME_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +54,19 @@ lab-instructor: export PATH := $(CURDIR)/$(BIN):$(PATH)
 lab-instructor: $(RUNTIME_STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
+# A class on JupyterHub (as root; README "A class on a JupyterHub server"). The hub's own code
+# needs only Python >= 3.11, not .venv.
+HUB_SETTINGS ?= deploy/hub/hub.toml
+hub:
+	@test -n "$(ROSTER)" || { echo "usage: make hub ROSTER=roster.csv [HUB_SETTINGS=deploy/hub/hub.toml]" >&2; exit 2; }
+	$(PYTHON) -m deploy.hub --settings "$(HUB_SETTINGS)" setup --roster "$(ROSTER)"
+	$(PYTHON) -m deploy.hub --settings "$(HUB_SETTINGS)" start
+
+# The hub's runtime under /opt, which the end-to-end hub test uses (root only; others skip it).
+hub-runtime:
+	@if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m deploy.hub --settings "$(HUB_SETTINGS)" install; \
+	else echo "hub-runtime: not root, so the class-hub test will be skipped"; fi
+
 # Chromium drives the real-browser widget test; installed from Debian's packages when missing.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v /usr/bin/chromium >/dev/null 2>&1 || \
@@ -67,7 +81,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser hub-runtime lint
 	$(BIN)/python -m pytest
 
 benchmark: $(STAMP)
