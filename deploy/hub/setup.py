@@ -33,6 +33,11 @@ def plan_for(settings: HubSettings, members: list[Member], repo: Path = REPO) ->
 
 def setup(settings: HubSettings, members: list[Member], repo: Path = REPO, say=print) -> Plan:
     """Bring the hub to what ``settings`` and ``members`` say; return the plan carried out."""
+    with system.runtime_lock(settings):
+        return _setup(settings, members, repo, say)
+
+
+def _setup(settings: HubSettings, members: list[Member], repo: Path, say) -> Plan:
     plan = plan_for(settings, members, repo)
     for line in plan.summary():
         say(line)

@@ -6,17 +6,21 @@ Each function does one thing and is safe to repeat. Decisions are made elsewhere
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import grp
 import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from .plan import Account, System
@@ -179,10 +183,38 @@ def wanted_stamp(settings: HubSettings, repo: Path) -> dict:
     }
 
 
+_LOCKS_HELD: set[str] = set()
+
+
+@contextlib.contextmanager
+def runtime_lock(settings: HubSettings) -> Iterator[None]:
+    """Hold ``<runtime>.lock``: one install, setup or trial hub at a time uses the runtime
+    (another checkout's ``make test`` waits rather than reinstall the course under a running
+    hub). Re-entrant within a process."""
+    path = f"{settings.runtime}.lock"
+    if path in _LOCKS_HELD:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        _LOCKS_HELD.add(path)
+        try:
+            yield
+        finally:
+            _LOCKS_HELD.discard(path)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def install_runtime(settings: HubSettings, repo: Path, say=print) -> dict:
     """Make ``<runtime>/venv`` (the course's runtime packages and JupyterHub, from a Python
     every user can run) and ``<runtime>/proxy`` (configurable-http-proxy from npm); redo only
     what changed since the last install. Returns the stamp written."""
+    with runtime_lock(settings):
+        return _install_runtime(settings, repo, say)
+
+
+def _install_runtime(settings: HubSettings, repo: Path, say) -> dict:
     have, want = runtime_stamp(settings), wanted_stamp(settings, repo)
     venv, python = settings.venv, settings.venv / "bin" / "python"
     complete = python.exists() and (venv / "bin" / "jupyterhub").exists()
@@ -231,10 +263,25 @@ def install_runtime(settings: HubSettings, repo: Path, say=print) -> dict:
              settings.proxy],
             umask=0o022,
         )  # fmt: skip
+    _check_node_version(node, settings)
     stamp = {**want, "node": node}
     (settings.runtime / RUNTIME_STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
     (settings.runtime / RUNTIME_STAMP).chmod(0o644)
     return stamp
+
+
+def _check_node_version(node: str, settings: HubSettings) -> None:
+    """The proxy's package says which Node.js it needs (``engines``); refuse an older one."""
+    package = settings.runtime / "proxy" / "node_modules" / "configurable-http-proxy"
+    engines = json.loads((package / "package.json").read_text()).get("engines", {})
+    needed = re.search(r">=\s*(\d+)", engines.get("node", ""))
+    version = run([node, "--version"]).stdout.strip()  # v20.1.0
+    if needed and int(version.lstrip("v").split(".")[0]) < int(needed.group(1)):
+        raise StepFailed(
+            f"{settings.proxy} needs Node.js {engines['node']}, this machine has {version}: "
+            "install a newer Node.js (for example from NodeSource), or set [versions] proxy "
+            "in hub.toml to a configurable-http-proxy release that supports this one"
+        )
 
 
 def role_dirs(settings: HubSettings) -> dict[str, str]:

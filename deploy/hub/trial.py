@@ -2,15 +2,15 @@
 
 Its accounts, groups and folders carry the prefix ``nnktest-`` (no real account has it), its
 ports are free loopback ports, and it shares the runtime under /opt with the real hub. A lock
-keeps two trials from running at once, and each trial first removes what a killed trial left
-behind: accounts of the prefix (with their processes and homes), groups, folders.
+keeps two trials (or a trial and an install of the runtime) from running at once, and each
+trial first removes what a killed trial left behind: accounts of the prefix (with their
+processes and homes), groups, folders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import os
 import pwd
 import shutil
@@ -29,7 +29,6 @@ from .setup import REPO, stop_hub, teardown
 
 PREFIX = "nnktest-"
 TRIAL_ROOT = Path(f"/srv/{PREFIX}hub")
-LOCK = Path(f"/tmp/{PREFIX}hub.lock")
 
 
 def free_port() -> int:
@@ -75,14 +74,11 @@ def _toml_value(value) -> str:
 
 
 @contextlib.contextmanager
-def exclusive() -> Iterator[None]:
-    """One trial at a time on this machine (another checkout's test waits here)."""
-    with open(LOCK, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def exclusive(settings: HubSettings) -> Iterator[None]:
+    """One trial at a time on this machine, and no runtime install under a running trial
+    (another checkout's test or ``make hub-runtime`` waits here)."""
+    with system.runtime_lock(settings):
+        yield
 
 
 def remove_leftovers(settings: HubSettings) -> list[str]:

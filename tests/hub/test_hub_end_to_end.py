@@ -185,7 +185,7 @@ def test_a_class_on_the_hub_fetches_submits_and_reads_feedback(tmp_path):
     settings_file = trial.trial_toml((LESSON,), tmp_path)
     settings = load(settings_file)
     url = trial.hub_url(settings)
-    with trial.exclusive():
+    with trial.exclusive(settings):
         try:
             with steps.step("remove what an earlier run left"):
                 trial.remove_leftovers(settings)

@@ -45,8 +45,8 @@ def _machine(settings) -> dict:
 
 @pytest.fixture
 def trial_settings(tmp_path):
-    with trial.exclusive():
-        settings = load(trial.trial_toml(("01_neurons",), tmp_path))
+    settings = load(trial.trial_toml(("01_neurons",), tmp_path))
+    with trial.exclusive(settings):
         trial.remove_leftovers(settings)
         before = _machine(settings)
         yield settings
