@@ -272,7 +272,7 @@ def report(n: int, f: Figures) -> None:
     print(summary("fetch latency", timing("fetch")))
     print(summary("submit latency", timing("submit")))
     print(summary("running the lesson's cells", timing("lesson")))
-    print(summary("CPU time of running the lesson", f.lesson_cpu))
+    print(summary("CPU time of the kernel and the lesson", f.lesson_cpu))
     print(summary("RSS per student, lesson kernel alive", [m[0] for m in f.busy], "MiB"))
     print(summary("PSS per student, lesson kernel alive", [m[1] for m in f.busy], "MiB"))
     print(f"the hub and its proxy: RSS {f.hub[0]:.0f} MiB, PSS {f.hub[1]:.0f} MiB")
