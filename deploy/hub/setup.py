@@ -24,6 +24,7 @@ from .settings import HubSettings
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+SYSTEM_DIRS = {"/", "/srv", "/opt", "/var", "/home", "/usr", "/usr/local", "/tmp"}
 
 
 def plan_for(settings: HubSettings, members: list[Member], repo: Path = REPO) -> Plan:
@@ -166,8 +167,9 @@ def teardown(settings: HubSettings, runtime: bool = False, say=print) -> None:
             system.run(["groupdel", group])
             say(f"removed group {group}")
     shutil.rmtree(settings.exchange / settings.course_id, ignore_errors=True)
-    if settings.exchange.is_dir() and not any(settings.exchange.iterdir()):
-        settings.exchange.rmdir()
+    for folder in (settings.exchange, settings.exchange.parent):  # when nothing else is there
+        if folder.is_dir() and not any(folder.iterdir()) and str(folder) not in SYSTEM_DIRS:
+            folder.rmdir()
     shutil.rmtree(settings.hub_dir, ignore_errors=True)
     if runtime:
         shutil.rmtree(settings.runtime, ignore_errors=True)
