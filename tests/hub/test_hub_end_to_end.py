@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 
 import pytest
+from browser_helpers import require_chromium, wait_kernel_idle
 from hub_browser import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     NBGRADER_TOOLS,
     click_row_button,
     error_text,
     html_text,
+    hub_page,
     log_in,
     menu_bar,
     open_assignments,
@@ -175,8 +175,7 @@ def _home(user: str) -> Path:
 
 
 def test_a_class_on_the_hub_fetches_submits_and_reads_feedback(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    require_chromium()
     from autograder.cases.l01_neurons import SIGMOID_MISTAKES
 
     sign_error = next(m.message for m in SIGMOID_MISTAKES if m.name == "sign error")
@@ -294,14 +293,8 @@ def _no_prying(settings, course: Path) -> None:
 
 
 def _student_a_submits(steps, url: str, password: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-        )
+    with hub_page("hub-student-a") as page:
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
             steps.page = page
             with steps.step("student A logs in and the server starts"):
                 log_in(page, url, ALICE, password)
@@ -328,9 +321,7 @@ def _student_a_submits(steps, url: str, password: str) -> None:
             with steps.step("student A opens the notebook and types a correct sigmoid"):
                 link.click()
                 page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-                page.wait_for_selector(
-                    ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
-                )
+                wait_kernel_idle(page)
                 for tool, selector in NBGRADER_TOOLS.items():
                     assert page.locator(selector).count() == 0, f"the student sees the {tool}"
                 replace_cell_source(page, "def sigmoid(a):", CORRECT_SIGMOID)
@@ -346,18 +337,11 @@ def _student_a_submits(steps, url: str, password: str) -> None:
                 page.screenshot(path=str(_artifact("hub-student-a-submitted.png")))
         finally:
             steps.page = None
-            browser.close()
 
 
 def _student_a_reads_feedback(steps, url, password, a_points, max_points) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-        )
+    with hub_page("hub-student-a-feedback") as page:
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
             steps.page = page
             with steps.step("student A fetches the feedback from the Assignments tab"):
                 log_in(page, url, ALICE, password)
@@ -383,7 +367,6 @@ def _student_a_reads_feedback(steps, url, password, a_points, max_points) -> Non
                 page.screenshot(path=str(_artifact("hub-student-a-feedback.png")))
         finally:
             steps.page = None
-            browser.close()
 
 
 def _artifact(name: str) -> Path:

@@ -20,7 +20,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from hub_browser import CHROMIUM, CHROMIUM_FLAGS, NBGRADER_TOOLS, menu_bar, open_assignments
+from browser_helpers import LabServer, chromium_page, open_notebook, screenshot
+from hub_browser import NBGRADER_TOOLS, menu_bar, open_assignments
 from server_helpers import free_port, stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def _course_copy(tmp_path: Path) -> Path:
     return course
 
 
-def _start(target: str, tmp_path: Path, root: Path = REPO) -> tuple[subprocess.Popen, int]:
+def _start(target: str, tmp_path: Path, root: Path = REPO) -> LabServer:
     port = free_port()
     lab_args = (
         f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
@@ -75,7 +76,7 @@ def _start(target: str, tmp_path: Path, root: Path = REPO) -> tuple[subprocess.P
             pytest.fail(f"`make {target}` exited with {proc.returncode}:\n{log_path.read_text()}")
         try:
             _get_json(f"http://127.0.0.1:{port}/api/status")
-            return proc, port
+            return LabServer(port=port, proc=proc, log=log_path, home=tmp_path, root=root)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.5)
     stop_process_group(proc, grace=15)
@@ -98,41 +99,18 @@ def _a_notebook(port: int, path: str = "", depth: int = 2) -> str | None:
     return None
 
 
-def _open(page, port: int, notebook: str) -> None:
-    page.goto(f"http://127.0.0.1:{port}/lab/tree/{notebook}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator", timeout=60_000)
-    page.wait_for_timeout(1500)  # plugins add their toolbar buttons after the notebook opens
-
-
 def _in_browser(target: str, tmp_path: Path, check, root: Path = REPO) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    proc, port = _start(target, tmp_path, root)
+    """Start ``make target``, open a notebook in Chromium, run ``check(page, port)``."""
+    lab = _start(target, tmp_path, root)
     try:
-        notebook = _a_notebook(port)
+        notebook = _a_notebook(lab.port)
         assert notebook, f"`make {target}` serves no notebook"
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-            )
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                _open(page, port, notebook)
-                try:
-                    check(page, port)
-                except BaseException:
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    page.screenshot(path=str(ARTIFACTS / f"roles-{target}-failure.png"))
-                    raise
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / f"roles-{target}.png"))
-            finally:
-                browser.close()
+        with chromium_page(lab, f"roles-{target}") as page:
+            open_notebook(page, lab, notebook)  # the toolbar, nbgrader's button included, is up
+            check(page, lab.port)
+            screenshot(page, f"roles-{target}")
     finally:
-        stop_process_group(proc, grace=15)
+        stop_process_group(lab.proc, grace=15)
 
 
 def test_make_lab_shows_a_student_no_instructor_tools(tmp_path):
@@ -161,8 +139,11 @@ def test_make_lab_instructor_has_nbgrader_tools_on_the_course(tmp_path):
     """Nbgrader menu, Create Assignment panel, Validate button; the formgrader on the course."""
 
     def check(page, port):
-        missing = {tool for tool, sel in NBGRADER_TOOLS.items() if not page.locator(sel).count()}
-        assert not missing, f"the instructor's JupyterLab lacks {sorted(missing)}"
+        for tool, selector in NBGRADER_TOOLS.items():
+            try:
+                page.locator(selector).first.wait_for(state="attached", timeout=30_000)
+            except Exception as exc:
+                raise AssertionError(f"the instructor's JupyterLab lacks the {tool}") from exc
         page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
         items = page.locator(".lm-Menu-itemLabel").all_inner_texts()
         assert "Formgrader" in items and "Assignment List" in items, items
