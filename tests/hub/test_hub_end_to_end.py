@@ -8,7 +8,8 @@ nowhere in A's JupyterLab. Student B fetches and submits a wrong ``sigmoid`` wit
 command line, as B. The instructor runs the README's loop (collect, grade, feedback, release
 feedback) as the instructor. A fetches the feedback in the browser: the page shows A's score;
 B's feedback names B's mistake; neither shows a hidden test. A can read neither B's work nor
-the instructor's course folder nor the hub's state: each is a permission error.
+the instructor's course folder nor the hub's state: each is a permission error. The instructor,
+in the browser, has nbgrader's tools and a formgrader on the course.
 
 Accounts and folders carry the prefix ``nnktest-`` and are removed whatever happens, and
 what a killed run left is removed first. A failure names the step that broke; screenshots go
@@ -113,9 +114,11 @@ class Steps:
     def __init__(self):
         self.page = None
         self.done: list[str] = []
+        self.seconds: dict[str, float] = {}
 
     @contextlib.contextmanager
     def step(self, name: str):
+        started = time.monotonic()
         try:
             yield
         except BaseException as exc:
@@ -131,6 +134,9 @@ class Steps:
                 f"hub step '{name}' failed{shot} (steps done: {done}): {exc}"
             ) from exc
         self.done.append(name)
+        self.seconds[name] = time.monotonic() - started
+        lines = [f"{s:6.1f} s  {n}" for n, s in self.seconds.items()]
+        _artifact("hub-steps.txt").write_text("\n".join(lines) + "\n")  # where CI time goes
 
 
 def _points(grade_id_prefix: str, exclude: str) -> tuple[float, float]:
@@ -253,6 +259,7 @@ def _run_class(steps, settings, settings_file, tmp_path, url, sign_error, a_poin
             )
             _assert_no_hidden_test(text, "B's feedback")
         _student_a_reads_feedback(steps, url, passwords[ALICE], a_points, max_points)
+        _instructor_has_the_tools(steps, url, passwords[INSTRUCTOR])
     finally:
         if hub is not None:
             trial.stop(hub)
@@ -365,6 +372,24 @@ def _student_a_reads_feedback(steps, url, password, a_points, max_points) -> Non
                 assert expected in text, f"A's feedback page lacks {expected!r}: {text[:600]}"
                 _assert_no_hidden_test(text, "A's feedback page")
                 page.screenshot(path=str(_artifact("hub-student-a-feedback.png")))
+        finally:
+            steps.page = None
+
+
+def _instructor_has_the_tools(steps, url: str, password: str) -> None:
+    with hub_page("hub-instructor") as page:
+        try:
+            steps.page = page
+            with steps.step("the instructor logs in and has nbgrader's tools"):
+                log_in(page, url, INSTRUCTOR, password)
+                assert "Nbgrader" in menu_bar(page), menu_bar(page)
+                tab = NBGRADER_TOOLS["Create Assignment panel"]
+                page.locator(tab).first.wait_for(state="attached", timeout=60_000)
+            with steps.step("the instructor's formgrader shows the course's released lesson"):
+                page.goto(f"{url}/user/{INSTRUCTOR}/formgrader")
+                row = page.locator("tr", has_text=LESSON).first
+                row.wait_for(timeout=60_000)
+                assert "released" in row.inner_text(), row.inner_text()
         finally:
             steps.page = None
 
