@@ -4,7 +4,8 @@
     install   install the runtime under /opt (JupyterHub, the course, the proxy)
     setup     install, make accounts, exchange and course folder, release the lessons
     start     run the hub in the foreground (Ctrl-C stops it and the users' servers)
-    teardown  remove the hub's accounts, homes, groups, exchange course and state
+    teardown  remove the hub's accounts and their homes (the course folder and gradebook with
+              them: copy those first), groups, exchange course and state; needs --yes
 
 Every command but ``check`` needs root. Settings come from ``deploy/hub/hub.toml`` unless
 ``--settings`` names another file.
@@ -19,7 +20,7 @@ import sys
 from . import roster, system
 from .plan import PlanError
 from .settings import DEFAULT_SETTINGS, SettingsError, load
-from .setup import REPO, plan_for, setup, teardown
+from .setup import REPO, hub_members, plan_for, setup, teardown
 
 
 def _need_root(what: str) -> None:
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("start")
     p = sub.add_parser("teardown")
     p.add_argument("--runtime", action="store_true", help="also remove the runtime under /opt")
+    p.add_argument("--yes", action="store_true", help="really remove them")
     args = parser.parse_args(argv)
     try:
         settings = load(args.settings)
@@ -63,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
             os.chdir(settings.state_dir)
             os.execve(hub, [str(hub), "-f", str(config)], env)
         elif args.command == "teardown":
+            if not args.yes:
+                people = ", ".join(hub_members(settings)) or "none"
+                raise PlanError(
+                    [
+                        f"teardown deletes the hub's accounts with their homes ({people}), the "
+                        f"course folder and gradebook among them, and {settings.hub_dir}; "
+                        "copy what you keep, then run it again with --yes"
+                    ]
+                )
             teardown(settings, runtime=args.runtime)
     except (SettingsError, roster.RosterError, PlanError, system.StepFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -279,3 +279,9 @@ def test_setup_as_another_user_than_root_changes_nothing(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert "nothing was changed" in err and "run this as root" in err
     assert not (tmp_path / "hub").exists() and not (tmp_path / "runtime").exists()
+
+
+def test_teardown_without_yes_says_what_it_would_delete_and_deletes_nothing(capsys):
+    assert main(["teardown"]) == 2
+    err = capsys.readouterr().err
+    assert "teardown deletes the hub's accounts with their homes" in err and "--yes" in err
