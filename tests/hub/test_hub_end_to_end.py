@@ -91,6 +91,29 @@ cell = nb["cells"][ids.index("sigmoid")]
 cell["source"] = source
 json.dump(nb, open(path, "w"))
 """
+# Run in the runtime: {"installed": the named distributions that are installed, "needed": every
+# distribution the named ones require, transitively (extras not counted)}.
+INSTALLED = """
+import importlib.metadata as m, json, re, sys
+
+def name(requirement):
+    return re.split(r"[<>=!~ \\[;(]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+def installed(dist):
+    try:
+        return bool(m.version(dist))
+    except m.PackageNotFoundError:
+        return False
+
+needed, todo = set(), [name(a) for a in sys.argv[1:]]
+while todo:
+    dist = todo.pop()
+    if dist in needed or not installed(dist):
+        continue
+    needed.add(dist)
+    todo += [name(r) for r in m.requires(dist) or [] if "extra ==" not in r]
+print(json.dumps({"needed": sorted(needed)}))
+"""
 # Run as student A: each attempt must end in a PermissionError, not in an empty answer.
 PRY_AS_ALICE = """
 import json, os, sys
@@ -210,6 +233,17 @@ def _run_class(steps, settings, settings_file, tmp_path, url, sign_error, a_poin
         plan = setup(settings, [teacher, alice], say=lambda _: None)
         assert [m.name for m in plan.new_accounts] == [INSTRUCTOR, ALICE]
         assert plan.release == (LESSON,)
+    with steps.step("the runtime has the course's runtime packages and no test tools"):
+        python = settings.venv / "bin" / "python"
+        project = _pyproject()["project"]
+        runtime = [_name(r) for r in project["dependencies"]] + ["jupyterhub"]
+        probe = system.run([python, "-c", INSTALLED, *runtime], cwd="/").stdout
+        needed = set(json.loads(probe)["needed"])
+        assert set(runtime) <= needed, f"the runtime lacks {set(runtime) - needed}"
+        test_only = {_name(r) for r in project["optional-dependencies"]["dev"]} - needed
+        probe = system.run([python, "-c", INSTALLED, *test_only], cwd="/").stdout
+        extra = set(json.loads(probe)["needed"]) & test_only
+        assert not extra, f"the runtime under /opt holds test-only packages: {sorted(extra)}"
     outbound = settings.exchange / settings.course_id / "outbound" / LESSON
     with steps.step("setup again with student B added: only B is new"):
         shadow_before = _shadow(INSTRUCTOR, ALICE)
@@ -263,6 +297,16 @@ def _run_class(steps, settings, settings_file, tmp_path, url, sign_error, a_poin
     finally:
         if hub is not None:
             trial.stop(hub)
+
+
+def _pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
 def _shadow(*users: str) -> list[str]:
