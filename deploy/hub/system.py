@@ -19,6 +19,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,17 +154,12 @@ def owner_and_mode(path: Path) -> tuple[str, int] | None:
 
 
 def source_hash(repo: Path) -> str:
-    """A hash of the course packages' files and pyproject.toml (what the runtime installs)."""
+    """A hash of what the runtime installs: the course packages' files and pyproject.toml, as
+    :func:`course_files` lists them (tracked by git, their contents as on disk)."""
     digest = hashlib.sha256()
-    files = [repo / "pyproject.toml"]
-    for package in COURSE_PACKAGES:
-        files += [
-            p
-            for p in (repo / package).rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-        ]
-    for path in sorted(files):
-        digest.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for rel in sorted(course_files(repo)):
+        if rel.parts[0] in COURSE_PACKAGES or str(rel) == "pyproject.toml":
+            digest.update(str(rel).encode() + b"\0" + (repo / rel).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -239,15 +235,19 @@ def _install_runtime(settings: HubSettings, repo: Path, say) -> dict:
         have = {}
     pip = [python, "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
     had_course = any(venv.glob("lib/python*/site-packages/nnkit_course-*.dist-info"))
-    if not complete or have.get("jupyterhub") != want["jupyterhub"]:
-        say(f"installing the course's runtime packages and {settings.jupyterhub} (a few minutes)")
-        run([*pip, repo, settings.jupyterhub], umask=0o022)
-    elif have.get("course") != want["course"]:
-        say("updating the course package in the runtime")
-        run([*pip, repo], umask=0o022)  # new dependencies, if pyproject.toml changed
-    if had_course and have.get("course") != want["course"]:
-        # same version number, new code: pip would call it "already satisfied"
-        run([*pip, "--no-deps", "--force-reinstall", repo], umask=0o022)
+    with tempfile.TemporaryDirectory(prefix="nnkit-course-") as tmp:
+        # a clean copy: setuptools would reuse a stale build/ folder of the repository
+        source = Path(tmp) / "course"
+        copy_files(repo, course_files(repo), source)
+        if not complete or have.get("jupyterhub") != want["jupyterhub"]:
+            say(f"installing the course's runtime packages and {settings.jupyterhub} (minutes)")
+            run([*pip, source, settings.jupyterhub], umask=0o022)
+        elif have.get("course") != want["course"]:
+            say("updating the course package in the runtime")
+            run([*pip, source], umask=0o022)  # new dependencies, if pyproject.toml changed
+        if had_course and have.get("course") != want["course"]:
+            # same version number, new code: pip would call it "already satisfied"
+            run([*pip, "--no-deps", "--force-reinstall", source], umask=0o022)
     run([python, "-m", "autograder.setup_jupyter"], umask=0o022)
     if not node or not shutil.which("npm"):
         say("installing Node.js and npm from Debian's packages (for the proxy)")
@@ -389,7 +389,8 @@ def make_dir(path: Path, mode: int, owner: str = "root") -> None:
 
 
 def course_files(repo: Path) -> list[Path]:
-    """The repository's files a course folder needs (git's list when it is a git checkout)."""
+    """The repository's files (git's list of tracked files when it is a git checkout, else all),
+    without environments, caches and grading data: what a course folder and the runtime get."""
     try:
         listed = run(["git", "-C", repo, "ls-files", "-z"]).stdout.split("\0")
         files = [Path(f) for f in listed if f]
@@ -398,15 +399,19 @@ def course_files(repo: Path) -> list[Path]:
     return [f for f in files if not NOT_COURSE & set(f.parts) and (repo / f).is_file()]
 
 
+def copy_files(repo: Path, files: list[Path], dest: Path) -> None:
+    for rel in files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / rel, target)
+
+
 def copy_course(repo: Path, dest: Path, owner: str) -> None:
     """Copy the course into ``dest`` (which must not exist), owned by ``owner``."""
     pw = pwd.getpwnam(owner)
     tmp = dest.with_name(f".{dest.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    for rel in course_files(repo):
-        target = tmp / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repo / rel, target)
+    copy_files(repo, course_files(repo), tmp)
     for path in [tmp, *tmp.rglob("*")]:
         os.chown(path, pw.pw_uid, pw.pw_gid)
     tmp.rename(dest)
