@@ -25,6 +25,8 @@ from hub_browser import NBGRADER_TOOLS, menu_bar, open_assignments
 from server_helpers import free_port, stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
+# The environment is the repository's .venv: make must never (re)install it from a copy.
+KEEP_VENV = ("-o", ".venv/.installed-runtime", "-o", ".venv/.installed")
 ARTIFACTS = REPO / "test-artifacts"
 
 pytestmark = [
@@ -64,7 +66,7 @@ def _start(target: str, tmp_path: Path, root: Path = REPO) -> LabServer:
     log_path = tmp_path / f"{target}.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            ["make", "-C", str(root), target, f"LAB_ARGS={lab_args}"],
+            ["make", "-C", str(root), *KEEP_VENV, target, f"LAB_ARGS={lab_args}"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
