@@ -94,8 +94,10 @@ def error_text(page) -> str:
 
 
 def replace_cell_source(page, marker: str, source: str) -> None:
-    """Replace the whole text of the code cell that contains ``marker`` by ``source``."""
-    cell = page.locator(".jp-CodeCell", has_text=marker).first
+    """Replace the whole text of the answer cell (the stub, ``NotImplementedError``) that
+    contains ``marker`` by ``source``."""
+    cells = page.locator(".jp-CodeCell", has_text=marker)
+    cell = cells.filter(has_text="raise NotImplementedError()").first
     cell.scroll_into_view_if_needed()
     editor = cell.locator(".cm-content").first
     editor.click()

@@ -178,13 +178,16 @@ def _points(grade_id_prefix: str, exclude: str) -> tuple[float, float]:
 
 
 def _hidden_lines() -> list[str]:
+    """The lines of the lesson's hidden tests that the released lesson never shows."""
     nb = json.loads((REPO / "solutions" / LESSON / f"{LESSON}.ipynb").read_text())
-    lines = []
-    for cell in nb["cells"]:
-        text = "".join(cell["source"])
-        for block in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", text, re.S):
-            lines += [line.strip() for line in block.splitlines() if line.strip()]
-    return lines
+    block = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+    texts = ["".join(cell["source"]) for cell in nb["cells"]]
+    shown = "\n".join(block.sub("", text) for text in texts)
+    blocks = [b for text in texts for b in block.findall(text)]
+    hidden = [line.strip() for b in blocks for line in b.splitlines()]
+    secret = [line for line in hidden if line and line not in shown]
+    assert secret, "the lesson has no hidden test lines to look for"
+    return secret
 
 
 def _readme_loop() -> list[str]:
