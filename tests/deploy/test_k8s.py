@@ -505,3 +505,42 @@ def test_the_course_folder_is_closed_to_students(monkeypatch):
         )
     finally:
         shutil.rmtree(base)
+
+
+@pytest.mark.slow
+def test_the_images_install_carries_the_role_folders_the_start_script_reads(tmp_path):
+    """The image installs the course with ``pip install --no-deps`` (not editable): do the role
+    folders come with it, does ``setup_jupyter --role`` print a folder course_start accepts,
+    and does it hold the repository's role files byte for byte?"""
+    src, target = tmp_path / "src", tmp_path / "site"
+    tracked = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, tracked.split("\0")):  # what the image's build context holds
+        if (REPO / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+         str(src)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    for role in ("student", "instructor"):
+        printed = subprocess.run(
+            [sys.executable, "-m", "autograder.setup_jupyter", "--role", role],
+            env={**os.environ, "PYTHONPATH": str(target)},
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        folder = course_start.role_config_dir(printed, role)
+        assert folder.is_relative_to(target), (role, folder)
+        repo_files = sorted(
+            p.relative_to(REPO / "course_roles" / role)
+            for p in (REPO / "course_roles" / role).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        )
+        assert repo_files, role
+        for rel in repo_files:
+            assert (folder / rel).read_bytes() == (REPO / "course_roles" / role / rel).read_bytes()
