@@ -1,8 +1,8 @@
 """Seeded cases, mistake catalogues and manifests of every graded lesson.
 
 Each module ``lNN_<name>.py`` in this package grades one lesson: it builds
-:class:`autograder.framework.FunctionSpec` s and a manifest of
-:class:`autograder.framework.Part` s and calls :func:`autograder.framework.register`. Modules are
+:class:`autograder.registry.FunctionSpec` s and a manifest of
+:class:`autograder.registry.Part` s and calls :func:`autograder.registry.register`. Modules are
 found automatically (sorted by name), so a new lesson only adds a file here.
 """
 

@@ -9,14 +9,14 @@ last argument, a fresh list (the *box*). The warden checks which code object rai
     ---------------------------------  --------------------------------  -------------------------
     autograder.call.begin(forbid)      calls.call_student                a token
     autograder.call.end(token)         calls.call_student                {"calls", "tampered"}
-    autograder.allow.begin()           framework.allow_references        a token
-    autograder.allow.end(token)        framework.allow_references        -
+    autograder.allow.begin()           references.allow_references       a token
+    autograder.allow.end(token)        references.allow_references       -
     autograder.check.begin()           framework.check / self_check      what it restored
     autograder.check.end()             framework.check / self_check      -
     autograder.sign()                  framework.check (its found, ok,   (signature, reason);
                                        mistake)                          records the outcome
     autograder.ledger(nonce, since)    anyone (grading mode)             (records, HMAC)
-    autograder.seed(base, part)        framework.Context.__init__        a salted seed, or None
+    autograder.seed(base, part)        context.Context.__init__          a salted seed, or None
     autograder.restore()               anyone                            what it restored
     autograder.grading(key, salt)      anyone, once per process          True / False
     autograder.status()                anyone                            counters, no secrets

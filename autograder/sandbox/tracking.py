@@ -3,7 +3,7 @@
 The warden keeps a stack of scopes for the running check: a *forbid* scope per student call
 (:func:`autograder.sandbox.calls.call_student` names the references it forbids) and an *allow*
 scope where the grader itself computes an expected value with a reference
-(``framework.allow_references``). The references forbidden now are those of the forbid scopes
+(``references.allow_references``). The references forbidden now are those of the forbid scopes
 above the innermost allow scope. A use is caught on two paths:
 
 * the reference's guard wrapper raises ``nnkit.reference`` (the direct call ``nnkit.softmax``):

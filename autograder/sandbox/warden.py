@@ -46,9 +46,9 @@ def install_warden(
     call_code : code object
         :func:`~autograder.sandbox.calls.call_student`'s.
     allow_code : code object
-        ``framework.allow_references``'s generator.
+        ``references.allow_references``'s generator.
     seed_code : code object, optional
-        ``framework.Context.__init__`` (asks for a hidden part's seed).
+        ``context.Context.__init__`` (asks for a hidden part's seed).
     registry : iterable
         The grading registry (specs, parts, mistakes, module containers) to protect.
     """

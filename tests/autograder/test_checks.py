@@ -579,6 +579,73 @@ def test_the_graders_tables_are_restored_not_only_their_names():
         l03_backprop.TRAIN_KWARGS.update(settings)
 
 
+# Parts of the package that never run inside a student's kernel during a check: the command
+# line, the Jupyter and nbgrader configuration, the instructor's grader (outside the kernel).
+OUTSIDE_THE_CHECKS = (
+    "autograder.__main__",
+    "autograder.cli",
+    "autograder.instructor",
+    "autograder.nbgrader_config",
+    "autograder.setup_jupyter",
+)
+
+COVERAGE_SCRIPT = r"""
+import json, sys, types
+import autograder
+from autograder import sandbox
+
+modules = {n: m for n, m in sys.modules.items() if n == "autograder" or n.startswith("autograder.")}
+defined = {
+    name: {
+        "classes": sorted(
+            v.__qualname__ for v in vars(m).values() if isinstance(v, type) and v.__module__ == name
+        ),
+        "functions": sorted(
+            v.__qualname__
+            for v in vars(m).values()
+            if isinstance(v, types.FunctionType) and v.__module__ == name
+        ),
+    }
+    for name, m in modules.items()
+}
+print(json.dumps({
+    "defined": defined,
+    "snapshot": sorted(label for _, label, _ in sandbox._SNAPSHOT._saved),
+    "classes": sorted(f"{c.__module__}:{c.__qualname__}" for c, _ in sandbox._CLASSES),
+    "functions": sorted(f"{f.__module__}:{f.__qualname__}" for f, *_ in sandbox._CODE),
+}))
+"""
+
+
+def test_every_module_of_the_grader_is_snapshotted_with_its_classes_and_functions(tmp_path):
+    """Does ``import autograder`` (in a fresh process) load every module of the package that
+    runs during a check, before the snapshot, and remember each with its classes and functions,
+    so that a module split off later cannot be left out (e.g. by importing it lazily)?"""
+    import json
+    import pkgutil
+    import subprocess
+
+    package = [
+        info.name
+        for info in pkgutil.walk_packages(autograder.__path__, "autograder.")
+        if not info.name.startswith(OUTSIDE_THE_CHECKS)
+    ]
+    assert {"autograder.framework", "autograder.sandbox.warden"} <= set(package), package
+    script = tmp_path / "coverage.py"
+    script.write_text(COVERAGE_SCRIPT)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    defined = got["defined"]
+    assert sorted(set(package) - set(defined)) == [], "not loaded by `import autograder`"
+    assert sorted(set(package) - set(got["snapshot"])) == [], "not in the snapshot"
+    classes = {f"{m}:{c}" for m in package for c in defined[m]["classes"]}
+    functions = {f"{m}:{f}" for m in package for f in defined[m]["functions"]}
+    assert len(classes) >= 15 and len(functions) >= 100, (classes, functions)
+    assert sorted(classes - set(got["classes"])) == []
+    assert sorted(functions - set(got["functions"])) == []
+
+
 def test_notebook_guard_puts_check_back_after_del_and_a_builtins_replacement(guarded_shell):
     """`del check` plus a `check` in builtins: is the real one bound again before the next cell?"""
     import builtins
