@@ -5,7 +5,7 @@ The course root holds ``nbgrader_config.py``; nbgrader's layout applies below it
 ``gradebook.db``). The grader adds one file of its own, ``grading_status.json``: per submission
 its hash, statuses, per-test points and student-facing messages, and for every test cell that
 lost points the mistakes its checks named (``tests[grade_id]["mistakes"]``, see
-:func:`autograder.instructor.worker.record_mistakes`). Only the parent process writes it,
+:func:`autograder.instructor.graded_outputs.record_mistakes`). Only the parent process writes it,
 atomically, after every result; a grading kernel can neither read nor write it.
 """
 

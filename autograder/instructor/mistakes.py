@@ -2,7 +2,7 @@
 
 The grader stores, for every test cell that lost points, the mistake each failing ``check``
 found (``grading_status.json``, ``tests[grade_id]["mistakes"]``, written by
-:func:`autograder.instructor.worker.record_mistakes` from the warden's signed ledger). This
+:func:`autograder.instructor.graded_outputs.record_mistakes` from the warden's signed ledger). This
 module counts them:
 
 * :func:`collect` — one :class:`MistakeRow` per (lesson, function, part, mistake) with the

@@ -4,7 +4,7 @@ Like nbgrader's preprocessors, every step is ``step(sub: Submission) -> None``: 
 steps before it left on ``sub``, adds statuses, hints and data, and sets ``sub.stop`` when grading
 cannot go on (e.g. the file is not a notebook). :data:`INSPECT_STEPS` need no kernel and run
 anywhere; the worker appends the steps that execute the notebook with nbgrader
-(``autograder.instructor.worker.GRADE_STEPS``).
+(``autograder.instructor.grade_steps.GRADE_STEPS``).
 
 Order matters:
 1. ``read_file`` before anything (hash, bytes);
