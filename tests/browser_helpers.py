@@ -4,7 +4,7 @@ Everything a browser test needs, and nothing about what it checks::
 
     from browser_helpers import jupyter_lab, chromium_page, open_notebook, run_all_cells
 
-    with jupyter_lab(tmp_path, root=folder) as lab, chromium_page(lab, "my-test") as page:
+    with jupyter_lab(tmp_path, root=folder) as lab, chromium_page("my-test") as page:
         open_notebook(page, lab, "lesson.ipynb")
         run_all_cells(page)
 
@@ -356,7 +356,7 @@ def screenshot(page, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def chromium_page(lab: LabServer, name: str, viewport=(1400, 1000)):
+def chromium_page(name: str, viewport=(1400, 1000)):
     """Yield a Chromium page watching for dialogs (``page.dialogs`` is its :class:`DialogWatch`).
 
     On any failure inside the block, a screenshot goes to ``test-artifacts/<name>-failure.png``

@@ -33,7 +33,7 @@ def test_a_known_dialog_is_closed_and_an_unknown_one_fails_naming_its_text(tmp_p
     nb.metadata["kernelspec"] = {"name": "gone", "display_name": "A kernel that is gone"}
     nbformat.write(nb, root / "gone.ipynb")
     closed = pytest.warns(UserWarning, match="closed a known JupyterLab dialog: 'Select Kernel")
-    with closed, jupyter_lab(tmp_path, root) as lab, chromium_page(lab, "helpers-dialogs") as page:
+    with closed, jupyter_lab(tmp_path, root) as lab, chromium_page("helpers-dialogs") as page:
         open_notebook(page, lab, "gone.ipynb")
         assert [t for t in page.dialogs.dismissed if t.startswith("Select Kernel")], (
             page.dialogs.dismissed

@@ -5,37 +5,16 @@ The browser itself, the dialog watch and the kernel waits are ``tests/browser_he
 
 from __future__ import annotations
 
-import contextlib
 import html
 import re
 import time
 from html.parser import HTMLParser
-
-from browser_helpers import CHROMIUM, CHROMIUM_FLAGS, require_chromium, watch_dialogs
 
 NBGRADER_TOOLS = {
     "Nbgrader menu": ".lm-MenuBar-itemLabel:text-is('Nbgrader')",
     "Create Assignment panel": ".jp-SideBar .lm-TabBar-tab[data-id='nbgrader-create_assignemnt']",
     "Validate toolbar button": ".validate-button",
 }
-
-
-@contextlib.contextmanager
-def hub_page(name: str, viewport=(1400, 1000)):
-    """A headless Chromium page that closes JupyterLab's known dialogs (``page.dialogs``)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_FLAGS)
-        )
-        try:
-            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-            page.dialogs = watch_dialogs(page, name)
-            yield page
-        finally:
-            browser.close()
 
 
 def log_in(page, url: str, user: str, password: str) -> None:

@@ -27,13 +27,12 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_helpers import require_chromium, wait_kernel_idle
+from browser_helpers import chromium_page, require_chromium, wait_kernel_idle
 from hub_browser import (
     NBGRADER_TOOLS,
     click_row_button,
     error_text,
     html_text,
-    hub_page,
     log_in,
     menu_bar,
     open_assignments,
@@ -347,7 +346,7 @@ def _no_prying(settings, course: Path) -> None:
 
 
 def _student_a_submits(steps, url: str, password: str) -> None:
-    with hub_page("hub-student-a") as page:
+    with chromium_page("hub-student-a") as page:
         try:
             steps.page = page
             with steps.step("student A logs in and the server starts"):
@@ -394,7 +393,7 @@ def _student_a_submits(steps, url: str, password: str) -> None:
 
 
 def _student_a_reads_feedback(steps, url, password, a_points, max_points) -> None:
-    with hub_page("hub-student-a-feedback") as page:
+    with chromium_page("hub-student-a-feedback") as page:
         try:
             steps.page = page
             with steps.step("student A fetches the feedback from the Assignments tab"):
@@ -424,7 +423,7 @@ def _student_a_reads_feedback(steps, url, password, a_points, max_points) -> Non
 
 
 def _instructor_has_the_tools(steps, url: str, password: str) -> None:
-    with hub_page("hub-instructor") as page:
+    with chromium_page("hub-instructor") as page:
         try:
             steps.page = page
             with steps.step("the instructor logs in and has nbgrader's tools"):

@@ -107,7 +107,7 @@ def _in_browser(target: str, tmp_path: Path, check, root: Path = REPO) -> None:
     try:
         notebook = _a_notebook(lab.port)
         assert notebook, f"`make {target}` serves no notebook"
-        with chromium_page(lab, f"roles-{target}") as page:
+        with chromium_page(f"roles-{target}") as page:
             open_notebook(page, lab, notebook)  # the toolbar, nbgrader's button included, is up
             check(page, lab.port)
             screenshot(page, f"roles-{target}")

@@ -110,7 +110,7 @@ def test_run_all_and_restart_run_all_reach_self_check_in_jupyterlab(tmp_path):
     self_check(), print its summary both times, past every failing check?"""
     root = tmp_path / "work"
     shutil.copytree(REPO / "lessons" / LESSON, root)
-    with jupyter_lab(tmp_path, root=root) as lab, chromium_page(lab, "run-all") as page:
+    with jupyter_lab(tmp_path, root=root) as lab, chromium_page("run-all") as page:
         open_notebook(page, lab, f"{LESSON}.ipynb")
         run_all_cells(page)
         _wait_until_run_ends(page, "Run All")

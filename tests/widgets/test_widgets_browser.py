@@ -103,7 +103,7 @@ def _lesson_in_browser(tmp_path: Path, name: str, widgets_enabled: bool = True):
             json.dumps({"disabledExtensions": {"@jupyter-widgets/jupyterlab-manager": True}})
         )
     notebook = _prepare_notebook(root)
-    with jupyter_lab(tmp_path, root, home=home) as lab, chromium_page(lab, name) as page:
+    with jupyter_lab(tmp_path, root, home=home) as lab, chromium_page(name) as page:
         open_notebook(page, lab, notebook.name)
         run_all_cells(page)
         yield page, notebook
