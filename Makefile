@@ -10,6 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
+LAB_SETTINGS  := $(VENV)/.lab-settings
 # The student's own copies of the lessons (gitignored): seeded from lessons/, never overwritten.
 WORK   ?= work
 
@@ -20,8 +21,13 @@ $(RUNTIME_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -c "import nnkit, autograder, nbgrader, jupyterlab"
-	$(BIN)/python -m autograder.setup_jupyter
 	@touch $(RUNTIME_STAMP)
+
+# The environment's JupyterLab settings (no news pop-up, the Course menu), again whenever the
+# course changes them: a `git pull` that edits lab_overrides.json reaches an existing .venv.
+$(LAB_SETTINGS): $(RUNTIME_STAMP) course_roles/lab_overrides.json
+	$(BIN)/python -m autograder.setup_jupyter
+	@touch $(LAB_SETTINGS)
 
 $(STAMP): $(RUNTIME_STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
@@ -44,14 +50,14 @@ LAB_ARGS  ?=
 # A role is a Jupyter configuration folder put first on JUPYTER_CONFIG_PATH (course_roles/).
 ROLES := $(CURDIR)/course_roles
 lab: export JUPYTER_CONFIG_PATH := $(ROLES)/student$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
-lab: $(RUNTIME_STAMP) work
+lab: $(LAB_SETTINGS) work
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(WORK) $(ROOT_FLAG) $(LAB_ARGS)
 
 # The instructor's JupyterLab: nbgrader's Formgrader, Create Assignment, Validate, on the course.
 # The formgrader runs alembic (in .venv/bin) when it makes the gradebook.
 lab-instructor: export JUPYTER_CONFIG_PATH := $(ROLES)/instructor$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
 lab-instructor: export PATH := $(CURDIR)/$(BIN):$(PATH)
-lab-instructor: $(RUNTIME_STAMP)
+lab-instructor: $(LAB_SETTINGS)
 	$(BIN)/jupyter lab --ServerApp.root_dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
 # A class on JupyterHub (as root; README "A class on a JupyterHub server"). The hub's own code
@@ -81,7 +87,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) browser hub-runtime lint
+test: $(STAMP) $(LAB_SETTINGS) browser hub-runtime lint
 	$(BIN)/python -m pytest
 
 benchmark: $(STAMP)
