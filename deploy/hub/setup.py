@@ -167,10 +167,12 @@ def teardown(settings: HubSettings, runtime: bool = False, say=print) -> None:
             system.run(["groupdel", group])
             say(f"removed group {group}")
     shutil.rmtree(settings.exchange / settings.course_id, ignore_errors=True)
-    for folder in (settings.exchange, settings.exchange.parent):  # when nothing else is there
+    shutil.rmtree(settings.hub_dir, ignore_errors=True)
+    # Folders made on the way, when nothing else is there (the exchange's and the hub's folder
+    # may share a parent, which is empty only once both are gone).
+    for folder in (settings.exchange, settings.exchange.parent, settings.hub_dir.parent):
         if folder.is_dir() and not any(folder.iterdir()) and str(folder) not in SYSTEM_DIRS:
             folder.rmdir()
-    shutil.rmtree(settings.hub_dir, ignore_errors=True)
     if runtime:
         shutil.rmtree(settings.runtime, ignore_errors=True)
         say(f"removed {settings.runtime}")

@@ -20,7 +20,7 @@ from deploy.hub import trial
 from deploy.hub.plan import PlanError
 from deploy.hub.roster import RESERVED, USERNAME, Member
 from deploy.hub.settings import load
-from deploy.hub.setup import setup
+from deploy.hub.setup import setup, teardown
 
 REPO = Path(__file__).resolve().parents[2]
 TEACHER, STUDENT = f"{trial.PREFIX}teacher", f"{trial.PREFIX}student"
@@ -95,3 +95,29 @@ def test_a_roster_with_a_duplicate_is_refused_by_the_command(trial_settings, tmp
     )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"line 4: '{STUDENT}' is listed twice (also line 3)" in done.stderr
+
+
+@pytest.mark.parametrize("other_file", [False, True])
+def test_teardown_removes_the_folders_it_made_and_nothing_else(tmp_path, other_file):
+    """The hub's folder and the exchange under one parent (say /srv/class/hub and
+    /srv/class/exchange): teardown leaves no empty /srv/class behind, and keeps it, with its
+    other files, when something else is there. Groups that do not exist: no account is touched."""
+    base = tmp_path / "srv" / "class"
+    settings = load(
+        hub_dir=str(base / "hub"),
+        exchange=str(base / "exchange"),
+        students_group="nnkno-students",
+        instructors_group="nnkno-instructors",
+    )
+    (settings.hub_dir / "state").mkdir(parents=True)
+    (settings.hub_dir / "state" / "jupyterhub.sqlite").write_bytes(b"")
+    (settings.exchange / settings.course_id / "outbound" / "01_neurons").mkdir(parents=True)
+    if other_file:
+        (base / "notes.txt").write_text("not the hub's")
+    teardown(settings, say=lambda _line: None)
+    assert not settings.hub_dir.exists() and not settings.exchange.exists()
+    if other_file:
+        assert sorted(p.name for p in base.iterdir()) == ["notes.txt"]
+    else:
+        assert not base.exists(), f"teardown left {sorted(base.iterdir())} in {base}"
+    assert (tmp_path / "srv").is_dir()  # was empty, but setup did not make it
