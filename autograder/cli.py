@@ -148,9 +148,10 @@ def cmd_report(args) -> int:
     from autograder.instructor.report import report
 
     course = _course(args)
-    for kind, path in report(course, args.out).items():
+    errors = mistakes.collect(course)
+    for kind, path in report(course, args.out, errors).items():
         print(f"{kind}: {path}")
-    lines = mistakes.summary_lines(mistakes.collect(course))
+    lines = mistakes.summary_lines(errors)
     if lines:
         print("most frequent mistakes (students who made each):")
         print("\n".join(lines))

@@ -139,16 +139,16 @@ class Context:
                 f"Your {who} calls {refs}, the course's reference for what you are asked to "
                 "write (it computes the heart of this exercise for you). A part that uses it "
                 "earns no points: write it yourself with NumPy operations.",
-                mistake="called the reference",
+                mistake=mistake_ids.CALLS_REFERENCE,
             )
         if outcome.not_implemented:
             self.fail(
                 f"Your {who} raises NotImplementedError: replace `raise NotImplementedError()` in "
                 "its answer cell with your code and run that cell again.",
-                mistake="not implemented",
+                mistake=mistake_ids.NOT_IMPLEMENTED,
             )
         if isinstance(outcome.error, NotDefinedError):
-            self.fail(str(outcome.error), mistake="not defined")
+            self.fail(str(outcome.error), mistake=mistake_ids.NOT_DEFINED)
         if outcome.error is not None:
             err = outcome.error
             text = str(err).splitlines()[0][:300] if str(err) else ""
@@ -174,7 +174,7 @@ class Context:
                 f"Your {who} changed its input {', '.join(f'`{m}`' for m in outcome.mutated)} in "
                 f"place{on} (e.g. `z -= ...`, `z[...] = ...`, `+=` on an argument). The caller's "
                 "data must stay untouched: work on a new array (`z = z - ...`) or a copy.",
-                mistake="changed an input in place",
+                mistake=mistake_ids.MUTATES_INPUT,
             )
         return outcome
 

@@ -130,9 +130,10 @@ def print_mistakes(course: Course, figure: Path | None) -> None:
     from autograder.instructor import mistakes
     from autograder.instructor.report import report
 
-    paths = report(course)
+    errors = mistakes.collect(course)
+    paths = report(course, errors=errors)
     print("most frequent mistakes (students who made each):")
-    print("\n".join(mistakes.summary_lines(mistakes.collect(course))))
+    print("\n".join(mistakes.summary_lines(errors)))
     with open(paths["mistakes"], encoding="utf-8") as fh:
         rows = fh.read().splitlines()[1:]
     print(f"  mistakes.csv: {len(rows)} rows")

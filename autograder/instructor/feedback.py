@@ -32,7 +32,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_markdown_cell, new_output
 from traitlets import Bool
 
-from .course import Course, StatusStore, _notebook_cells, grade_id_of, lesson_info
+from .course import Course, StatusStore, _notebook_cells, _source, grade_id_of, lesson_info
 from .kernel_boot import strip_signatures
 
 # Set by :func:`feedback` before nbgrader runs: (student, lesson) -> stored grading result;
@@ -78,16 +78,11 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _DEF = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.M)
 
 
-def _text(cell: Any) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
 def _headings(cell: Any) -> list[tuple[int, str]]:
     if cell.get("cell_type") != "markdown":
         return []
     found, fenced = [], False
-    for line in _text(cell).splitlines():
+    for line in _source(cell).splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced
         match = None if fenced else _HEADING.match(line)
@@ -102,7 +97,7 @@ def answer_cells(cells: list) -> dict[str, str]:
     for cell in cells:
         meta = (cell.get("metadata") or {}).get("nbgrader") or {}
         if cell.get("cell_type") == "code" and meta.get("solution") and meta.get("grade_id"):
-            for function in _DEF.findall(_text(cell)):
+            for function in _DEF.findall(_source(cell)):
                 answers.setdefault(function, meta["grade_id"])
     return answers
 
@@ -178,7 +173,7 @@ class MistakeLinks(Preprocessor):
         anchors: dict[int, str] = {}
         for i, title in sorted(set(sections.values())):
             anchors[i] = _anchor(title, taken)
-            nb.cells[i].source = f'<a id="{anchors[i]}"></a>\n\n' + _text(nb.cells[i])
+            nb.cells[i].source = f'<a id="{anchors[i]}"></a>\n\n' + _source(nb.cells[i])
         links: dict[str, list[str]] = {}
         for cell_index in range(len(nb.cells) - 1, -1, -1):
             gid = grade_id_of(nb.cells[cell_index])

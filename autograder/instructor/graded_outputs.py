@@ -15,7 +15,6 @@ scored the notebook, reading its outputs (evidence only: the kernel ran student 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from . import kernel_boot, pipeline
 from .course import grade_id_of
@@ -48,15 +47,18 @@ def _student_message(outputs: list[dict], hidden: bool) -> str:
     return message[:4000]
 
 
-def _graded_code_cells(path: Path) -> list[tuple[str, dict]]:
-    """``(grade_id, cell)`` of the graded notebook's code cells, first occurrence of each id."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    seen: dict[str, dict] = {}
-    for cell in nb.get("cells", []):
-        gid = grade_id_of(cell)
-        if cell.get("cell_type") == "code" and gid and gid not in seen:
-            seen[gid] = cell
-    return list(seen.items())
+def _graded_code_cells(sub: Submission) -> list[tuple[str, dict]]:
+    """``(grade_id, cell)`` of the graded notebook's code cells, first occurrence of each id;
+    read once per submission (the steps below each walk them)."""
+    if sub.graded_cells is None or sub.graded_cells[0] != sub.autograded:
+        nb = json.loads(sub.autograded.read_text(encoding="utf-8"))
+        seen: dict[str, dict] = {}
+        for cell in nb.get("cells", []):
+            gid = grade_id_of(cell)
+            if cell.get("cell_type") == "code" and gid and gid not in seen:
+                seen[gid] = cell
+        sub.graded_cells = (sub.autograded, list(seen.items()))
+    return sub.graded_cells[1]
 
 
 def read_outputs(sub: Submission) -> None:
@@ -67,7 +69,7 @@ def read_outputs(sub: Submission) -> None:
             sub.flag(pipeline.GRADER_CRASHED, "nbgrader produced no graded notebook")
         return
     answered = False  # has an answer cell (student code) run yet?
-    for gid, cell in _graded_code_cells(sub.autograded):
+    for gid, cell in _graded_code_cells(sub):
         outputs = cell.get("outputs", [])
         enames = [o.get("ename") for o in outputs if o.get("output_type") == "error"]
         answered = answered or gid in info["answers"]
@@ -137,7 +139,7 @@ def verify_signatures(sub: Submission) -> None:
             if gid in sub.grades:
                 sub.grades[gid]["score"], sub.grades[gid]["manual"] = 0.0, True
         return
-    for gid, cell in _graded_code_cells(sub.autograded):
+    for gid, cell in _graded_code_cells(sub):
         if gid not in checks:
             continue
         grade = sub.grades.get(gid)
@@ -190,7 +192,7 @@ def record_mistakes(sub: Submission) -> None:
         return
     outputs = {
         gid: {o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"}
-        for gid, cell in _graded_code_cells(sub.autograded)
+        for gid, cell in _graded_code_cells(sub)
     }
     for gid, calls in checks.items():
         test = sub.tests.get(gid)

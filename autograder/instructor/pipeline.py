@@ -66,6 +66,7 @@ class Submission:
     comments: dict[str, str | None] = field(default_factory=dict)
     stop: bool = False
     autograded: Path | None = None
+    graded_cells: tuple[Path, list[tuple[str, dict]]] | None = None  # autograded's, parsed once
     seconds: float = 0.0
 
     def flag(self, status: str, detail: str = "") -> None:

@@ -209,14 +209,18 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}</style></head><bo
     return path
 
 
-def report(course: Course, out_dir: Path | None = None) -> dict[str, Path]:
+def report(
+    course: Course, out_dir: Path | None = None, errors: mistakes.ClassMistakes | None = None
+) -> dict[str, Path]:
     """Write ``grades.csv``, ``pass_rates.png``, ``mistakes.csv``, ``mistakes.png`` and
-    ``summary.html``; return their paths."""
+    ``summary.html``; return their paths. ``errors``: the class's mistakes, when the caller
+    has already collected them (``mistakes.collect``)."""
     out = Path(out_dir) if out_dir else course.root / "reports"
     table = collect_table(course)
     csv_path = write_csv(table, out / "grades.csv")
     fig = pass_rate_figure(table, out / "pass_rates.png")
-    errors = mistakes.collect(course)
+    if errors is None:
+        errors = mistakes.collect(course)
     errors_csv = mistakes.write_csv(errors, out / "mistakes.csv")
     errors_fig = mistakes.figure(errors, out / "mistakes.png")
     section = mistakes.html_section(errors, errors_fig)

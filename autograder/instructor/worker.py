@@ -56,15 +56,10 @@ from .pipeline import Submission
 from .worker_state import STATE, Limits, WorkerCourse
 
 # Names of the worker that other code imports from here (the grader, tests).
-from .execute import GuardedExecute as GuardedExecute  # isort: skip
-from .execute import TruncateOutputs as TruncateOutputs  # isort: skip
-from .grade_steps import autograde as autograde  # isort: skip
-from .grade_steps import collect_grades as collect_grades  # isort: skip
 from .graded_outputs import read_outputs as read_outputs  # isort: skip
 from .graded_outputs import record_mistakes as record_mistakes  # isort: skip
 from .graded_outputs import verify_signatures as verify_signatures  # isort: skip
 from .kernels import LimitedKernelManager as LimitedKernelManager  # isort: skip
-from .kernels import WarmKernel as WarmKernel  # isort: skip
 
 
 KERNEL_ENV = {
