@@ -216,7 +216,7 @@ class Figures:
         return out + [f"{type(e).__name__}: {e}" for e in self.errors]
 
 
-def run_class(settings, tmp: Path, members: list[Member]) -> Figures:
+def run_class(settings, settings_file: Path, tmp: Path, members: list[Member]) -> Figures:
     """Set the trial hub up, run the class through it, remove it; return what was measured."""
     figures = Figures(students=[], load_before=os.getloadavg()[0])
     trial.remove_leftovers(settings)
@@ -225,7 +225,7 @@ def run_class(settings, tmp: Path, members: list[Member]) -> Figures:
         started = time.monotonic()
         setup(settings, members, say=lambda _: None)
         figures.setup_s = time.monotonic() - started
-        hub = trial.start(tmp / "trial-hub.toml", tmp / "hub.log")
+        hub = trial.start(settings_file, tmp / "hub.log")
         url, passwords = trial.hub_url(settings), trial.passwords(settings)
         names = [m.name for m in members if not m.is_instructor]
         students = [Student(n, passwords[n], url, settings.course_id) for n in names]
@@ -293,9 +293,10 @@ def main() -> int:
     members = [Member(f"{trial.PREFIX}teacher", "instructor")]
     members += [Member(f"{trial.PREFIX}s{i:02d}", "student") for i in range(1, args.students + 1)]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load(trial.trial_toml((LESSON,), Path(tmp)))
+        settings_file = trial.trial_toml((LESSON,), Path(tmp))
+        settings = load(settings_file)
         with trial.exclusive(settings):
-            figures = run_class(settings, Path(tmp), members)
+            figures = run_class(settings, settings_file, Path(tmp), members)
     report(args.students, figures)
     return 1 if figures.failures() or figures.submitted != args.students else 0
 

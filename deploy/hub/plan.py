@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .roster import Member
@@ -38,7 +38,6 @@ class Account:
     name: str
     uid: int
     home: str
-    groups: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,6 @@ class Plan:
     not_in_roster: tuple[str, ...]
     release: tuple[str, ...]
     already_released: tuple[str, ...]
-    members: tuple[Member, ...] = field(default=())
 
     def summary(self) -> list[str]:
         """One line per kind of change, for the person running setup."""
@@ -192,7 +190,6 @@ def make_plan(settings: HubSettings, members: list[Member], system: System) -> P
         not_in_roster=not_in_roster,
         release=tuple(release),
         already_released=tuple(already),
-        members=tuple(members),
     )
 
 

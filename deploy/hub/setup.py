@@ -104,7 +104,7 @@ def _setup(settings: HubSettings, members: list[Member], repo: Path, say) -> Pla
     config.chmod(0o600)
     (settings.state_dir / "nnkit-hub.service").write_text(render.systemd_unit(settings))
 
-    homes = {m.name: pwd.getpwnam(m.name).pw_dir for m in plan.members}
+    homes = {m.name: pwd.getpwnam(m.name).pw_dir for m in members}
     broken = check_permissions(permission_rules(settings, owner, homes), system.owner_and_mode)
     if broken:
         raise system.StepFailed("permissions are not as the class needs:\n" + "\n".join(broken))

@@ -94,16 +94,7 @@ def recorded_owner(settings: HubSettings) -> str | None:
 def snapshot(settings: HubSettings, repo: Path, members: list[Member]) -> System:
     """What exists now: accounts, groups, homes, the course's lessons, the exchange."""
     groups = {g.gr_name: frozenset(g.gr_mem) for g in grp.getgrall()}
-    supplementary: dict[str, set[str]] = {}
-    for name, users in groups.items():
-        for user in users:
-            supplementary.setdefault(user, set()).add(name)
-    accounts = {
-        p.pw_name: Account(
-            p.pw_name, p.pw_uid, p.pw_dir, frozenset(supplementary.get(p.pw_name, ()))
-        )
-        for p in pwd.getpwall()
-    }
+    accounts = {p.pw_name: Account(p.pw_name, p.pw_uid, p.pw_dir) for p in pwd.getpwall()}
     homes = frozenset(f"/home/{m.name}" for m in members if Path(f"/home/{m.name}").exists())
     owner = recorded_owner(settings)
     first = owner or next((m.name for m in members if m.is_instructor), None)

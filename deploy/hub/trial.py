@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import system
 from .settings import DEFAULT_SETTINGS, HubSettings, from_dict, load, read_toml
-from .setup import REPO, stop_hub, teardown
+from .setup import REPO, teardown
 
 PREFIX = "nnktest-"
 TRIAL_ROOT = Path(f"/srv/{PREFIX}hub")
@@ -81,23 +81,17 @@ def exclusive(settings: HubSettings) -> Iterator[None]:
         yield
 
 
-def remove_leftovers(settings: HubSettings) -> list[str]:
-    """Remove everything a trial (killed or not) may have left; return what was removed."""
-    removed = []
-    stop_hub(settings)
-    teardown(settings, say=lambda _: None)
+def remove_leftovers(settings: HubSettings) -> None:
+    """Remove everything a trial (killed or not) may have left, its running hub first."""
+    teardown(settings, say=lambda _: None)  # stops the hub, then removes what it made
     for account in pwd.getpwall():
         if account.pw_name.startswith(PREFIX):  # outside the groups: killed mid-setup
             system.remove_account(account.pw_name)
-            removed.append(account.pw_name)
     for home in Path("/home").glob(f"{PREFIX}*"):
         shutil.rmtree(home, ignore_errors=True)
-        removed.append(str(home))
     for folder in (TRIAL_ROOT, Path(f"{TRIAL_ROOT}-exchange")):
         if folder.exists():
             shutil.rmtree(folder)
-            removed.append(str(folder))
-    return removed
 
 
 def passwords(settings: HubSettings) -> dict[str, str]:
