@@ -51,11 +51,7 @@ def _mutants(number: str):
     path = REPO / "tests" / "lessons" / f"test_mutants_l{number}.py"
     spec = importlib.util.spec_from_file_location(f"mutants_l{number}", path)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
+    spec.loader.exec_module(module)  # its imports (lesson_helpers) are on sys.path above
     return module
 
 

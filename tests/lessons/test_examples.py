@@ -97,7 +97,7 @@ def _same(actual, printed) -> bool:
     )
 
 
-def _namespace(lesson: str, functions: dict) -> dict:
+def _namespace(functions: dict) -> dict:
     names = {"np": np, "nnkit": nnkit}
     names.update(functions)
     return names
@@ -133,7 +133,7 @@ def test_printed_values_are_the_references(lesson):
     examples = _examples(lesson)
     assert examples
     for _, markdown in examples:
-        namespace = _namespace(lesson, _references(lesson))
+        namespace = _namespace(_references(lesson))
         for code, expected in _steps(markdown):
             actual = _value(code, namespace)
             assert _same(actual, _printed(expected)), (
@@ -150,7 +150,7 @@ def test_a_correct_answer_reproduces_the_examples(lesson):
     for _, markdown in _examples(lesson):
         if MAY_DIFFER in markdown:
             continue
-        namespace = _namespace(lesson, solution_functions(lesson))
+        namespace = _namespace(solution_functions(lesson))
         for code, expected in _steps(markdown):
             actual = _value(code, namespace)
             assert _same(actual, _printed(expected)), (lesson, code, expected, actual)

@@ -25,6 +25,7 @@ from browser_helpers import (
     screenshot,
     wait_until,
 )
+from browser_helpers import _KERNEL_IDLE_JS as KERNEL_IDLE_JS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -38,11 +39,6 @@ CELLS_JS = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].
     prompt: (c.querySelector('.jp-InputPrompt')?.textContent || '').trim(),
     output: c.querySelector('.jp-OutputArea')?.textContent || '',
 }))"""
-# (as browser_helpers' own test of the status bar's "| Idle")
-KERNEL_IDLE_JS = """() => [...document.querySelectorAll('.jp-StatusBar-Item')].some(e => {
-    const text = e.innerText.trim();
-    return /\\|\\s*Idle$/.test(text) && !text.startsWith('No Kernel');
-})"""
 
 
 def _cells(page) -> list[dict]:

@@ -146,13 +146,7 @@ def _charged(lesson: str) -> dict[tuple[str, str], list[str]]:
     return charged
 
 
-_CHARGED: dict[str, dict] = {}
-
-
-def charged(lesson: str) -> dict[tuple[str, str], list[str]]:
-    if lesson not in _CHARGED:
-        _CHARGED[lesson] = _charged(lesson)
-    return _CHARGED[lesson]
+charged = functools.cache(_charged)  # one walk of every case per lesson
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -220,7 +214,7 @@ def test_every_nnkit_function_an_exercise_may_not_call_is_named_in_its_answer_ce
         if nbgrader_meta(c).get("solution")
     }
     unnamed = []
-    for spec in {s.name: s for s in framework.SPECS.values()}.values():
+    for spec in framework.SPECS.values():
         if not any(p.function == spec.name for p in framework.manifest(lesson)):
             continue
         source = answers.get(spec.concept, "")
