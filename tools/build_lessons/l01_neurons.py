@@ -306,7 +306,6 @@ def build():
         solves a problem no single neuron can solve (XOR).
         """
     )
-    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""

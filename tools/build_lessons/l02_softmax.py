@@ -210,7 +210,6 @@ def build():
         their gradients, in a way that survives extreme inputs.
         """
     )
-    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""

@@ -334,7 +334,6 @@ def build():
         spirals.
         """
     )
-    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""

@@ -342,7 +342,6 @@ def build():
         layer.
         """
     )
-    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""

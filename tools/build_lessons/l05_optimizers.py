@@ -356,7 +356,6 @@ def build():
         against PyTorch's update rules, so you may keep the state in any form you like.
         """
     )
-    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""

@@ -268,7 +268,6 @@ def build():
         tools: penalties on the size of the weights (L2 and L1), dropout, and early stopping.
         """
     )
-    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""

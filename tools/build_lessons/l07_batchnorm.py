@@ -244,7 +244,6 @@ def build():
         and are much less sensitive to the initialisation and the learning rate.
         """
     )
-    lesson.how_it_works()
     lesson.setup()
     lesson.md(
         r"""

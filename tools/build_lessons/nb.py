@@ -215,6 +215,8 @@ class Lesson:
         )
 
     def setup(self, extra: str = "") -> None:
+        """The "how this notebook works" paragraph, then the setup cell right after it."""
+        self.how_it_works()
         source = SETUP_SOURCE + ("\n" + textwrap.dedent(extra).strip("\n") if extra else "")
         cell = new_code_cell(source)
         cell.id = "setup"
